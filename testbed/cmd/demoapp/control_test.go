@@ -125,7 +125,10 @@ func TestControlChangesKnobs(t *testing.T) {
 	}
 	// Turning a knob on twice is harmless.
 	post("/control/healthy?on=true")
-	if n := len(w.loops); n != 2 {
+	w.mu.Lock()
+	running := len(w.loops)
+	w.mu.Unlock()
+	if n := running; n != 2 {
 		t.Fatalf("%d running loops, want 2 (heapgrowth, healthy)", n)
 	}
 	s = post("/control/healthy?on=false")
