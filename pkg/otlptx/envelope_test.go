@@ -248,4 +248,3 @@ func TestCompressionValidate(t *testing.T) {
 	_, err = newTestCodec(t, 0).Decompress([]byte("x"), "lz4")
 	assert.Error(t, err)
 }
-
