@@ -1,0 +1,360 @@
+package readinessprocessor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
+	"github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor/internal/metadata"
+)
+
+func leakSeries() []runtimeSample {
+	return seriesSpec{duration: 40 * time.Minute, interval: 15 * time.Second, seed: 5,
+		goroutines: leaking(100, 8, 30, 20*time.Minute)}.generate()
+}
+
+// Every source naming carries the signals the rules need.
+func TestSourceNamings(t *testing.T) {
+	for _, n := range []naming{namingPprofscrape, namingPrometheus, namingSemconv, namingOldRuntime} {
+		t.Run(n.String(), func(t *testing.T) {
+			h := newHarness(t, testConfig(goroutineRule()))
+			h.replay(n, serviceResource("svc", "a"), leakSeries())
+			require.Len(t, h.starts("goroutine-leak"), 1)
+		})
+	}
+	t.Run("heap from go.memory.used split by type", func(t *testing.T) {
+		h := newHarness(t, testConfig(heapRule()))
+		spec := seriesSpec{duration: 40 * time.Minute, interval: 10 * time.Second, seed: 3, goroutines: noisy(50, 3),
+			heapFloor: func(d time.Duration) float64 { return 60e6 + 10e6*max(0, d.Minutes()-20) }}
+		h.replay(namingSemconv, serviceResource("svc", "a"), spec.generate())
+		starts := h.starts("heap-growth")
+		require.Len(t, starts, 1)
+		assert.Equal(t, "memory_used", starts[0].ContextMap()["signal"])
+	})
+	t.Run("pause total from process.runtime.go nanoseconds", func(t *testing.T) {
+		h := newHarness(t, testConfig(gcRule(RuleParams{MaxPausePerMinute: 50 * time.Millisecond})))
+		spec := seriesSpec{duration: 10 * time.Minute, interval: 15 * time.Second, seed: 2, goroutines: noisy(50, 3),
+			gcPerMinute: func(time.Duration) float64 { return 600 }} // 0.12 s of pause per minute
+		h.replay(namingOldRuntime, serviceResource("svc", "a"), spec.generate())
+		starts := h.starts("gc-storm")
+		require.Len(t, starts, 1)
+		assert.Contains(t, starts[0].ContextMap()["gc_pause_seconds_per_minute"], "0.12")
+	})
+}
+
+// A process restart mid-window (counters reset, goroutines back to a start-up ramp) is never an anomaly, and it
+// ends an open episode.
+func TestRestart(t *testing.T) {
+	rules := testConfig(goroutineRule(), heapRule(), gcRule(RuleParams{MaxPerMinute: 500, BaselineMultiple: 5}))
+	t.Run("healthy service restarts", func(t *testing.T) {
+		h := newHarness(t, rules)
+		first := seriesSpec{duration: 30 * time.Minute, interval: 15 * time.Second, seed: 1, goroutines: noisy(120, 10)}.generate()
+		second := seriesSpec{duration: 30 * time.Minute, interval: 15 * time.Second, seed: 2,
+			goroutines: func(d time.Duration, _ *rand.Rand) float64 { return min(120, 10+d.Seconds()*2) },
+			heapFloor:  func(d time.Duration) float64 { return 40e6 * min(1, 0.1+d.Minutes()/2) },
+		}.generate()
+		samples := append(first, shift(second, 30*time.Minute+15*time.Second)...)
+		for _, n := range []naming{namingPrometheus, namingPprofscrape} {
+			h.replay(n, serviceResource("svc", n.String()), samples)
+		}
+		assert.Empty(t, h.logs.FilterMessage("readiness anomaly started").All())
+	})
+	t.Run("leaking service restarts", func(t *testing.T) {
+		h := newHarness(t, rules)
+		first := leakSeries()[:130] // leak running for 12 minutes
+		second := seriesSpec{duration: 20 * time.Minute, interval: 15 * time.Second, seed: 2, goroutines: noisy(100, 8)}.generate()
+		samples := append(first, shift(second, first[len(first)-1].at()+15*time.Second)...)
+		h.replay(namingPprofscrape, serviceResource("svc", "a"), samples)
+		require.Len(t, h.starts("goroutine-leak"), 1)
+		ends := h.ends("goroutine-leak")
+		require.Len(t, ends, 1)
+		assert.Equal(t, "process restarted", ends[0].ContextMap()["reason"])
+	})
+}
+
+// shift moves samples later by d.
+func shift(samples []runtimeSample, d time.Duration) []runtimeSample {
+	out := make([]runtimeSample, len(samples))
+	for i, s := range samples {
+		s.OffsetMillis += d.Milliseconds()
+		out[i] = s
+	}
+	return out
+}
+
+func TestGapsAndDisorder(t *testing.T) {
+	rules := testConfig(goroutineRule(), heapRule(), gcRule(RuleParams{MaxPerMinute: 200, BaselineMultiple: 4}))
+	healthy := seriesSpec{duration: time.Hour, interval: 15 * time.Second, seed: 9, goroutines: noisy(120, 10)}.generate()
+	t.Run("gap with a level change", func(t *testing.T) {
+		// The scraper lost the target for 8 minutes; meanwhile a deploy moved the level up.
+		var samples []runtimeSample
+		for _, s := range healthy {
+			switch {
+			case s.at() > 20*time.Minute && s.at() < 28*time.Minute:
+				continue
+			case s.at() >= 28*time.Minute:
+				s.Goroutines += 80
+				s.HeapInuse += 30e6
+			}
+			samples = append(samples, s)
+		}
+		h := newHarness(t, rules)
+		h.replay(namingPrometheus, serviceResource("svc", "a"), samples)
+		assert.Empty(t, h.logs.FilterMessage("readiness anomaly started").All())
+	})
+	t.Run("short gaps every few minutes", func(t *testing.T) {
+		var samples []runtimeSample
+		for i, s := range healthy {
+			if i%20 < 4 {
+				continue
+			}
+			samples = append(samples, s)
+		}
+		h := newHarness(t, rules)
+		h.replay(namingPprofscrape, serviceResource("svc", "a"), samples)
+		assert.Empty(t, h.logs.FilterMessage("readiness anomaly started").All())
+	})
+	t.Run("out of order and duplicate points are skipped", func(t *testing.T) {
+		h := newHarness(t, rules)
+		res := serviceResource("svc", "a")
+		h.replay(namingPrometheus, res, healthy[:40])
+		// Replaying old points (a retried batch, a second scraper) changes nothing.
+		h.replay(namingPrometheus, res, healthy[10:40])
+		h.replay(namingPrometheus, res, healthy[40:])
+		assert.Empty(t, h.logs.FilterMessage("readiness anomaly started").All())
+		assertSkipped(t, h.tel, skipOutOfOrder, 30*5) // 5 signals per sample: goroutines, gc cycles, pause, heap inuse, alloc, goal (one unused)
+	})
+	t.Run("late starter", func(t *testing.T) {
+		// The collector starts while the leak is already running: the leak is found, no earlier.
+		h := newHarness(t, rules)
+		h.replay(namingPprofscrape, serviceResource("svc", "a"), leakSeries()[100:])
+		starts := h.starts("goroutine-leak")
+		require.Len(t, starts, 1)
+		assert.GreaterOrEqual(t, startOffset(t, starts[0]), leakSeries()[100].at()+5*time.Minute)
+	})
+}
+
+func assertSkipped(t *testing.T, tel *componenttest.Telemetry, reason string, atLeast int64) {
+	t.Helper()
+	m, err := tel.GetMetric("otelcol_processor_readiness_points_skipped")
+	require.NoError(t, err)
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		if v, ok := dp.Attributes.Value(attribute.Key("reason")); ok && v.AsString() == reason {
+			assert.GreaterOrEqual(t, dp.Value, atLeast)
+			return
+		}
+	}
+	t.Fatalf("no skipped points with reason %s", reason)
+}
+
+func TestWrongTypesAndBadPoints(t *testing.T) {
+	h := newHarness(t, testConfig(goroutineRule()))
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", "svc")
+	ms := rm.ScopeMetrics().AppendEmpty().Metrics()
+	hist := ms.AppendEmpty()
+	hist.SetName("go_goroutines")
+	hist.SetEmptyHistogram().DataPoints().AppendEmpty().SetTimestamp(tsAt(0))
+	g := ms.AppendEmpty()
+	g.SetName("go.goroutine.count")
+	dps := g.SetEmptyGauge().DataPoints()
+	dps.AppendEmpty().SetDoubleValue(5) // no timestamp
+	nan := dps.AppendEmpty()
+	nan.SetTimestamp(tsAt(time.Second))
+	nan.SetDoubleValue(0)
+	nan.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
+	out := h.feed(md)
+	assert.Equal(t, 2, out.ResourceMetrics().Len(), "the input passes through, plus the annotation")
+	assertSkipped(t, h.tel, skipWrongType, 1)
+	assertSkipped(t, h.tel, skipNoTimestamp, 1)
+	assertSkipped(t, h.tel, skipInvalidValue, 1)
+}
+
+func TestSeriesLimitAndEviction(t *testing.T) {
+	cfg := testConfig(goroutineRule())
+	cfg.MaxSeries = 3
+	h := newHarness(t, cfg)
+	send := func(instance string, at time.Duration) {
+		h.feed(toMetrics(namingPrometheus, serviceResource("svc", instance), epoch, runtimeSample{OffsetMillis: at.Milliseconds(), Goroutines: 10}))
+	}
+	for i := range 5 {
+		send(fmt.Sprint(i), 0)
+	}
+	assert.Len(t, h.p.series, 3)
+	assertSkipped(t, h.tel, skipSeriesLimit, 2)
+	// Once the first three are idle longer than idle_timeout, new series take their place.
+	h.clock = h.clock.Add(cfg.IdleTimeout + time.Second)
+	send("new", time.Minute)
+	assert.Len(t, h.p.series, 1)
+	assert.Contains(t, h.p.series, "service.name=svc\x00service.instance.id=new\x00")
+}
+
+func TestAnnotateAndPassThrough(t *testing.T) {
+	cfg := testConfig(goroutineRule())
+	cfg.Rules[0].Severity = "critical"
+	factory := NewFactory()
+	sink := new(consumertest.MetricsSink)
+	proc, err := factory.CreateMetrics(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, proc.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, proc.Shutdown(context.Background())) }()
+
+	res := serviceResource("svc", "a")
+	for _, s := range leakSeries() {
+		require.NoError(t, proc.ConsumeMetrics(context.Background(), toMetrics(namingPrometheus, res, epoch, s)))
+	}
+	all := sink.AllMetrics()
+	require.Len(t, all, len(leakSeries()))
+	var activeSeen []int64
+	var lastEpisodes int64
+	for _, md := range all {
+		require.Equal(t, 2, md.ResourceMetrics().Len())
+		in := md.ResourceMetrics().At(0)
+		assert.Equal(t, 5, in.ScopeMetrics().At(0).Metrics().Len(), "input metrics are unchanged")
+		ann := md.ResourceMetrics().At(1)
+		name, _ := ann.Resource().Attributes().Get("service.name")
+		assert.Equal(t, "svc", name.Str())
+		_, hasAddress := ann.Resource().Attributes().Get("server.address")
+		assert.False(t, hasAddress, "only identity attributes are copied")
+		sm := ann.ScopeMetrics().At(0)
+		assert.Equal(t, metadata.ScopeName, sm.Scope().Name())
+		active := sm.Metrics().At(0)
+		require.Equal(t, metricAnomalyActive, active.Name())
+		dp := active.Gauge().DataPoints().At(0)
+		kind, _ := dp.Attributes().Get(attrRuleKind)
+		sev, _ := dp.Attributes().Get(attrRuleSeverity)
+		assert.Equal(t, KindGoroutineGrowth, kind.Str())
+		assert.Equal(t, "critical", sev.Str())
+		if len(activeSeen) == 0 || activeSeen[len(activeSeen)-1] != dp.IntValue() {
+			activeSeen = append(activeSeen, dp.IntValue())
+		}
+		episodes := sm.Metrics().At(1)
+		require.Equal(t, metricAnomalyEpisodes, episodes.Name())
+		assert.True(t, episodes.Sum().IsMonotonic())
+		lastEpisodes = episodes.Sum().DataPoints().At(0).IntValue()
+	}
+	assert.Equal(t, []int64{0, 1}, activeSeen, "the gauge turns on once and stays on while the leak grows")
+	assert.Equal(t, int64(1), lastEpisodes)
+}
+
+func TestCaptureAction(t *testing.T) {
+	rule := goroutineRule()
+	rule.Actions = []string{ActionCapture, ActionAnnotate}
+	rule.Capture.Duration = 5 * time.Second
+	h := newHarness(t, testConfig(rule))
+	h.broker.results = []pprofcaptureextension.Result{
+		{Kind: pprofcaptureextension.KindGoroutine, Path: "/tmp/g.pb.gz", Size: 100, SampleType: "goroutine",
+			Summary: []pprofcaptureextension.SummaryEntry{{Function: "main.serve", File: "main.go", Line: 10, Value: 90}}},
+		{Kind: pprofcaptureextension.KindGoroutineDelta, Path: "/tmp/d.pb.gz", Size: 100, SampleType: "goroutine",
+			Summary: []pprofcaptureextension.SummaryEntry{
+				{Function: "main.leakyHandler.func1", File: "/src/demo/leak.go", Line: 42, Before: 100, After: 160, Value: 60},
+				{Function: "net/http.(*conn).serve", File: "server.go", Line: 2000, Before: 10, After: 8, Value: -2},
+			}},
+		{Kind: pprofcaptureextension.KindHeap, Err: errors.New("heap endpoint timed out")},
+	}
+	h.replay(namingPprofscrape, serviceResource("svc", "a"), leakSeries())
+	req := h.broker.waitRequest(t)
+	assert.Equal(t, pprofcaptureextension.TargetKey{ServiceName: "svc", ServiceInstanceID: "a"}, req.Target)
+	assert.Equal(t, []pprofcaptureextension.Kind{"goroutine", "goroutine_delta", "heap"}, req.Kinds)
+	assert.Equal(t, "goroutine-leak", req.Reason)
+	assert.Equal(t, 5*time.Second, req.Duration)
+	assert.Contains(t, req.Details, "growth")
+	assert.Contains(t, req.Details, "p_value")
+
+	require.Eventually(t, func() bool {
+		return h.logs.FilterMessage("readiness: capture kind failed").Len() == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	attribution := h.logs.FilterMessage("readiness: leak attribution").FilterField(zap.String("capture_kind", "goroutine_delta")).All()
+	require.Len(t, attribution, 1)
+	assert.Equal(t, "main.leakyHandler.func1 /src/demo/leak.go:42 before=100 after=160 (+60)", attribution[0].ContextMap()["top_site"])
+	assert.Len(t, attribution[0].ContextMap()["sites"], 1, "sites that shrank are not named")
+	select {
+	case extra := <-h.broker.received:
+		t.Fatalf("one episode, one capture; got another: %v", extra)
+	default:
+	}
+}
+
+func TestCaptureRefusedAndNonBlocking(t *testing.T) {
+	rule := goroutineRule()
+	rule.Actions = []string{ActionCapture}
+	cfg := testConfig(rule)
+	cfg.CaptureQueueSize = 1
+	h := newHarness(t, cfg)
+	h.broker.block = make(chan struct{})
+	h.broker.err = fmt.Errorf("target svc: %w", pprofcaptureextension.ErrRateLimited)
+	// Four services leak at once; the broker hangs. ConsumeMetrics must not wait: one job runs, one waits in the
+	// queue, the others are refused.
+	h.replay(namingPprofscrape, serviceResource("svc", "0"), leakSeries())
+	require.Eventually(t, func() bool { return len(h.p.captures.queue) == 0 }, 10*time.Second, time.Millisecond, "the worker took the first job")
+	for i := 1; i < 4; i++ {
+		h.replay(namingPprofscrape, serviceResource("svc", fmt.Sprint(i)), leakSeries())
+	}
+	require.Len(t, h.logs.FilterMessage("readiness anomaly started").All(), 4)
+	require.Eventually(t, func() bool {
+		return h.logs.FilterMessage("readiness: capture not taken").FilterField(zap.String("reason", "queue_full")).Len() == 2
+	}, 10*time.Second, 10*time.Millisecond)
+	close(h.broker.block)
+	require.Eventually(t, func() bool {
+		return h.logs.FilterMessage("readiness: capture not taken").FilterField(zap.String("reason", "rate_limited")).Len() == 2
+	}, 10*time.Second, 10*time.Millisecond)
+}
+
+func TestStartFindsBroker(t *testing.T) {
+	rule := goroutineRule()
+	rule.Actions = []string{ActionCapture}
+	other := component.MustNewIDWithName("pprofcapture", "other")
+	tests := []struct {
+		name    string
+		named   *component.ID
+		exts    map[component.ID]component.Component
+		wantErr string
+	}{
+		{name: "the only one", exts: map[component.ID]component.Component{component.MustNewID("pprofcapture"): newRecordingBroker()}},
+		{name: "none", wantErr: "no pprofcapture extension is configured"},
+		{name: "two without a name", exts: map[component.ID]component.Component{
+			component.MustNewID("pprofcapture"): newRecordingBroker(), other: newRecordingBroker(),
+		}, wantErr: "name one in capture_extension"},
+		{name: "two, one named", named: &other, exts: map[component.ID]component.Component{
+			component.MustNewID("pprofcapture"): newRecordingBroker(), other: newRecordingBroker(),
+		}},
+		{name: "named but absent", named: &other, wantErr: `capture_extension "pprofcapture/other" is not configured`},
+		{name: "named but not a broker", named: &other, exts: map[component.ID]component.Component{other: nopComponent{}}, wantErr: "is not a pprofcapture extension"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(rule)
+			cfg.CaptureExtension = tt.named
+			proc, err := NewFactory().CreateMetrics(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+			require.NoError(t, err)
+			err = proc.Start(context.Background(), &testHost{exts: tt.exts})
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			require.NoError(t, proc.Shutdown(context.Background()))
+		})
+	}
+}
+
+type nopComponent struct {
+	component.StartFunc
+	component.ShutdownFunc
+}

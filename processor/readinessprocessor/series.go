@@ -1,0 +1,132 @@
+package readinessprocessor // import "github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor"
+
+import (
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
+)
+
+// identityAttributes are the resource attributes that identify a series, in key order.
+var identityAttributes = []string{
+	"service.namespace", "service.name", "service.instance.id",
+	"host.name", "k8s.namespace.name", "k8s.pod.name", "k8s.pod.uid", "container.id",
+}
+
+// sample is one point of a signal: Unix nanoseconds and value.
+type sample struct {
+	ts int64
+	v  float64
+}
+
+// ring is a bounded, time-ordered history of samples.
+type ring struct {
+	buf   []sample
+	start int
+	n     int
+}
+
+func newRing(capacity int) *ring { return &ring{buf: make([]sample, capacity)} }
+
+func (r *ring) len() int { return r.n }
+
+func (r *ring) at(i int) sample { return r.buf[(r.start+i)%len(r.buf)] }
+
+func (r *ring) last() (sample, bool) {
+	if r.n == 0 {
+		return sample{}, false
+	}
+	return r.at(r.n - 1), true
+}
+
+func (r *ring) push(s sample) {
+	if r.n == len(r.buf) {
+		r.buf[r.start] = s
+		r.start = (r.start + 1) % len(r.buf)
+		return
+	}
+	r.buf[(r.start+r.n)%len(r.buf)] = s
+	r.n++
+}
+
+// dropBefore forgets samples older than ts.
+func (r *ring) dropBefore(ts int64) {
+	for r.n > 0 && r.buf[r.start].ts < ts {
+		r.start = (r.start + 1) % len(r.buf)
+		r.n--
+	}
+}
+
+func (r *ring) reset() { r.start, r.n = 0, 0 }
+
+// window returns the samples with from < ts <= to, in order, appended to dst.
+func (r *ring) window(dst []sample, from, to int64) []sample {
+	for i := 0; i < r.n; i++ {
+		s := r.at(i)
+		if s.ts > from && s.ts <= to {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+// series is the state kept for one resource identity.
+type series struct {
+	key      string
+	target   pprofcaptureextension.TargetKey
+	identity []attr // identity attributes present on the resource
+
+	signals    [numSignals]*ring
+	startTimes [numSignals]int64 // start timestamp of the last point of cumulative signals
+
+	latest        int64     // newest data timestamp seen (data clock of the series)
+	observedSince int64     // data time of the first point since the series appeared or the process restarted
+	lastEval      int64     // data time of the last windowed evaluation
+	lastSeen      time.Time // collector clock, for idle eviction
+	touched       bool      // received a point in the current batch
+
+	rules      []ruleState                // indexed by rule.index (windowed kinds)
+	thresholds map[string]*thresholdState // key: rule name + point attributes
+	gcBaseline []gcBaseline               // indexed by rule.index (gc_frequency)
+}
+
+type attr struct{ key, value string }
+
+// seriesIdentity derives the series key and identity of a resource.
+func seriesIdentity(res pcommon.Resource) (key string, identity []attr, target pprofcaptureextension.TargetKey) {
+	attrs := res.Attributes()
+	var b strings.Builder
+	for _, k := range identityAttributes {
+		v, ok := attrs.Get(k)
+		if !ok {
+			continue
+		}
+		s := v.AsString()
+		identity = append(identity, attr{k, s})
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(s)
+		b.WriteByte(0)
+		switch k {
+		case "service.name":
+			target.ServiceName = s
+		case "service.instance.id":
+			target.ServiceInstanceID = s
+		}
+	}
+	return b.String(), identity, target
+}
+
+// restarted forgets the history of a process that restarted: it belongs to the previous process.
+func (s *series) restarted() {
+	for _, r := range s.signals {
+		if r != nil {
+			r.reset()
+		}
+	}
+	for i := range s.startTimes {
+		s.startTimes[i] = 0
+	}
+}
