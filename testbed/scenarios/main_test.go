@@ -1,0 +1,129 @@
+// Package scenarios runs the testbed scenarios against the real otelcol-ready binary. Plain `go test` runs the
+// short versions (make test); TESTBED_FULL=1 runs the full ones and writes report rows to testbed/results
+// (make bench). `go test -short` skips them.
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/otelcol-ready/otelcol-ready/testbed/testbed"
+)
+
+var binaries *testbed.Binaries
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "otelcol-ready-testbed-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binaries = testbed.NewBinaries(dir)
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// scenarioSetup skips under -short and returns the collector binary.
+func scenarioSetup(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("testbed scenarios start the real binary; skipped with -short")
+	}
+	bin, err := binaries.Collector()
+	if err != nil {
+		t.Fatalf("collector binary: %v", err)
+	}
+	return bin
+}
+
+func demoAppBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := binaries.DemoApp()
+	if err != nil {
+		t.Fatalf("demoapp binary: %v", err)
+	}
+	return bin
+}
+
+// pick returns short in make test, full under TESTBED_FULL=1.
+func pick[T any](short, full T) T {
+	if testbed.Full() {
+		return full
+	}
+	return short
+}
+
+// recordRow completes, logs and (in full mode or with TESTBED_RESULTS_DIR) writes a report row.
+func recordRow(t *testing.T, row testbed.Row) {
+	t.Helper()
+	row.Fill()
+	t.Logf("report row:\n%s%s", testbed.MarkdownHeader, row.Markdown())
+	dir, err := testbed.ResultsDir()
+	if err != nil {
+		t.Fatalf("results dir: %v", err)
+	}
+	if dir == "" {
+		return
+	}
+	if err := testbed.WriteRow(dir, row); err != nil {
+		t.Fatalf("writing report row: %v", err)
+	}
+}
+
+// newMonitor starts a resource monitor stopped in t.Cleanup.
+func newMonitor(t *testing.T) *testbed.ResourceMonitor {
+	m := testbed.NewResourceMonitor(200 * time.Millisecond)
+	t.Cleanup(m.Stop)
+	return m
+}
+
+// newSender makes a sender closed in t.Cleanup.
+func newSender(t *testing.T, f testbed.SenderFactory, endpoint string) testbed.Sender {
+	t.Helper()
+	s, err := f(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// newGenerator makes a load generator or fails the test.
+func newGenerator(t *testing.T, s testbed.Sender, opts testbed.LoadOptions) *testbed.LoadGenerator {
+	t.Helper()
+	g, err := testbed.NewLoadGenerator(s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// waitDelivered waits until the backend holds every acknowledged id, then validates; it fails the test on loss.
+func waitDelivered(t *testing.T, sent map[testbed.Signal]*testbed.IDCounter, backend *testbed.MockBackend, timeout time.Duration) testbed.Result {
+	t.Helper()
+	testbed.WaitUntil(context.Background(), timeout, 250*time.Millisecond, func() bool {
+		return testbed.AllReceived(sent, backend.ReceivedBySignal())
+	})
+	// Give in-flight duplicates (re-sent after a restart) a moment to land, so they are counted.
+	time.Sleep(500 * time.Millisecond)
+	res := testbed.Validate(sent, backend.ReceivedBySignal())
+	t.Logf("validation:\n%s", res)
+	if res.Lost() > 0 {
+		t.Errorf("%d acknowledged items never reached the backend", res.Lost())
+	}
+	return res
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
