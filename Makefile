@@ -1,0 +1,98 @@
+# otelcol-ready: build, run and test the distribution.
+# Two commands on a fresh machine: `make run` and `make test`. Every tool is built from internal/tools (pinned).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+ROOT      := $(CURDIR)
+TOOLS_DIR := $(ROOT)/.tools
+BUILDER   := $(TOOLS_DIR)/builder
+MDATAGEN  := $(TOOLS_DIR)/mdatagen
+BIN       := $(ROOT)/distro/otelcol-ready
+DEMOAPP   := $(ROOT)/bin/demoapp
+CONFIG    ?= distro/config/local.yaml
+CONFIGS   := $(wildcard distro/config/*.yaml)
+# Packages that start goroutines of their own run under the race detector.
+RACE_PKGS := ./receiver/... ./processor/... ./exporter/... ./extension/... ./pkg/...
+# Bounded fuzzing of network decoders: "package:FuzzName" pairs.
+FUZZ_TARGETS ?=
+FUZZ_TIME ?= 20s
+
+export GOTOOLCHAIN := local
+
+.PHONY: help
+help: ## List the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(BUILDER): internal/tools/go.mod internal/tools/go.sum
+	cd internal/tools && $(GO) build -o $(BUILDER) go.opentelemetry.io/collector/cmd/builder
+
+$(MDATAGEN): internal/tools/go.mod internal/tools/go.sum
+	cd internal/tools && $(GO) build -o $(MDATAGEN) go.opentelemetry.io/collector/cmd/mdatagen
+
+.PHONY: tools
+tools: $(BUILDER) $(MDATAGEN) ## Build the pinned builder (ocb) and mdatagen into .tools/.
+
+.PHONY: build
+build: ## Build distro/otelcol-ready from the committed sources.
+	$(GO) build -trimpath -o $(BIN) ./distro
+
+.PHONY: run
+run: build ## Build and run the collector with distro/config/local.yaml (CONFIG=... to change).
+	mkdir -p data
+	$(BIN) --config $(CONFIG)
+
+.PHONY: demoapp
+demoapp: ## Build the demo Go service (GOEXPERIMENT=goroutineleakprofile, so goroutineleak is served).
+	GOEXPERIMENT=goroutineleakprofile $(GO) build -o $(DEMOAPP) ./testbed/cmd/demoapp
+
+.PHONY: demo
+demo: build demoapp ## Run the demo service (leaking goroutines) next to the collector on local.yaml.
+	mkdir -p data
+	$(DEMOAPP) -listen 127.0.0.1:6060 -mode $${DEMO_MODE:-healthy,leak} & demo=$$!; \
+	trap 'kill $$demo 2>/dev/null || true' EXIT INT TERM; \
+	$(BIN) --config $(CONFIG)
+
+.PHONY: distro
+distro: $(BUILDER) ## Regenerate distro/ from builder-config.yaml.
+	scripts/gen-distro.sh $(BUILDER) distro
+
+.PHONY: check-distro
+check-distro: $(BUILDER) ## Fail when distro/ or go.mod is stale against builder-config.yaml.
+	scripts/check-distro.sh $(BUILDER)
+
+.PHONY: generate
+generate: $(MDATAGEN) ## Run mdatagen for every component.
+	for m in $$(git ls-files '*metadata.yaml' | grep -v '^internal/tools/'); do \
+	  echo "mdatagen $$m"; (cd internal/tools && $(MDATAGEN) $(ROOT)/$$m); done
+
+.PHONY: validate
+validate: build ## Validate every shipped config with the real binary.
+	for c in $(CONFIGS); do echo "validate $$c"; $(BIN) validate --config $$c; done
+
+.PHONY: lint
+lint: ## gofmt and go vet.
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^distro/')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: unit
+unit: ## Unit tests (race detector on our component packages).
+	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -vE '/(receiver|processor|exporter|extension|pkg)/')
+
+.PHONY: fuzz
+fuzz: ## Bounded fuzzing of the network decoders.
+	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$name in $$pkg for $(FUZZ_TIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZ_TIME) $$pkg; done
+
+.PHONY: test
+test: lint check-distro validate ## Everything: lint, distro freshness, config validation, unit, e2e and fuzz.
+	OTELCOL_READY_BIN=$(BIN) $(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory fuzz
+
+.PHONY: bench
+bench: build ## Benchmarks and full testbed scenarios, printed side by side with upstream alternatives.
+	$(GO) test -run '^$$' -bench . -benchmem ./...
