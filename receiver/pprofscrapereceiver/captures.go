@@ -170,7 +170,7 @@ func (m *captureManager) captureOne(ctx context.Context, t *target, kind pprofca
 	if kind == pprofcaptureextension.KindHeap {
 		previousHeap = latestCapture(dir, string(kind))
 	}
-	name := now.UTC().Format("20060102T150405.000Z") + "-" + string(kind) + ext
+	name := now.UTC().Format("20060102T150405.000000000Z") + "-" + string(kind) + ext
 	path := filepath.Join(dir, name)
 
 	reqCtx, cancel := context.WithTimeout(ctx, sampling+m.cfg.Timeout)

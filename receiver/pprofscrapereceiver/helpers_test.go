@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -91,4 +92,8 @@ func intValue(t testing.TB, m pmetric.Metric) int64 {
 	}
 	t.Fatalf("metric %s has type %s", m.Name(), m.Type())
 	return 0
+}
+
+func receiverSettingsForTest() receiver.Settings {
+	return receivertest.NewNopSettings(metadata.Type)
 }
