@@ -60,6 +60,9 @@ type gcBaseline struct {
 	learned   time.Duration // data time the baseline has been learning
 }
 
+// describe builds the values a transition reports; evaluations call it only when the episode state changes.
+type describe func() map[string]string
+
 // evaluateWindowed runs the windowed rules of s at data time now.
 func (p *readinessProcessor) evaluateWindowed(s *series, now int64, emit func(transition)) {
 	for _, r := range p.rules {
@@ -67,7 +70,7 @@ func (p *readinessProcessor) evaluateWindowed(s *series, now int64, emit func(tr
 			continue
 		}
 		var v verdict
-		var details map[string]string
+		var details describe
 		switch r.kind {
 		case KindGCFrequency:
 			v, details = p.evalGCFrequency(s, r, now)
@@ -77,11 +80,11 @@ func (p *readinessProcessor) evaluateWindowed(s *series, now int64, emit func(tr
 		st := &s.rules[r.index]
 		started, ended := st.step(v, now, r.cooldown)
 		if started {
-			st.details = details
-			emit(transition{series: s, rule: r, start: true, at: now, details: details})
+			st.details = details()
+			emit(transition{series: s, rule: r, start: true, at: now, details: st.details})
 		}
 		if ended {
-			emit(transition{series: s, rule: r, start: false, at: now, details: details, reason: "below clear level"})
+			emit(transition{series: s, rule: r, start: false, at: now, details: details(), reason: "below clear level"})
 		}
 	}
 }
@@ -95,22 +98,17 @@ func (p *readinessProcessor) windowSamples(s *series, sig signal, now int64, win
 	return p.scratch.samples
 }
 
-func (p *readinessProcessor) evalGCFrequency(s *series, r *rule, now int64) (verdict, map[string]string) {
+func (p *readinessProcessor) evalGCFrequency(s *series, r *rule, now int64) (verdict, describe) {
 	maxGap := int64(p.cfg.MaxGap)
 	window := int64(r.window)
 	// The sample just before the window is included so the window's first interval is counted.
-	cycles := p.windowSamples(s, sigGCCycles, now, r.window+p.cfg.MaxGap)
-	cycles = trimBefore(cycles, now-window)
+	cycles := trimBefore(p.windowSamples(s, sigGCCycles, now, r.window+p.cfg.MaxGap), now-window)
 	rate, covered := counterRate(cycles, maxGap)
 	if float64(covered) < minCoverage*float64(window) {
 		return verdictUnknown, nil
 	}
-	details := map[string]string{"gc_per_minute": fmtFloat(rate), "window": r.window.String()}
 	firing, clear := false, true
 	check := func(value, limit float64) {
-		if limit <= 0 {
-			return
-		}
 		if value > limit {
 			firing = true
 		}
@@ -118,37 +116,36 @@ func (p *readinessProcessor) evalGCFrequency(s *series, r *rule, now int64) (ver
 			clear = false
 		}
 	}
-	check(rate, r.maxPerMinute)
 	if r.maxPerMinute > 0 {
-		details["max_per_minute"] = fmtFloat(r.maxPerMinute)
+		check(rate, r.maxPerMinute)
 	}
-	if r.baselineMultiple > 0 {
-		b := &s.gcBaseline[r.index]
-		if b.learned >= r.baselineWarmup {
-			base := math.Max(b.perMinute, r.minBaselinePerMinute)
-			details["baseline_per_minute"] = fmtFloat(b.perMinute)
-			details["baseline_limit_per_minute"] = fmtFloat(base * r.baselineMultiple)
-			check(rate, base*r.baselineMultiple)
-		}
+	b := &s.gcBaseline[r.index]
+	baselineReady := r.baselineMultiple > 0 && b.learned >= r.baselineWarmup
+	baselineLimit := math.Max(b.perMinute, r.minBaselinePerMinute) * r.baselineMultiple
+	if baselineReady {
+		check(rate, baselineLimit)
 	}
+	pauseRate, pauseKnown := 0.0, false
 	if r.maxPausePerMinute > 0 {
 		pauses := trimBefore(p.windowSamples(s, sigGCPauseTotal, now, r.window+p.cfg.MaxGap), now-window)
-		if pauseRate, pc := counterRate(pauses, maxGap); float64(pc) >= minCoverage*float64(window) {
-			details["gc_pause_seconds_per_minute"] = fmtFloat(pauseRate)
+		var pc int64
+		pauseRate, pc = counterRate(pauses, maxGap)
+		if pauseKnown = float64(pc) >= minCoverage*float64(window); pauseKnown {
 			check(pauseRate, r.maxPausePerMinute)
 		}
 	}
+	cpu, cpuKnown := sample{}, false
 	if r.maxCPUFraction > 0 {
-		if last, ok := lastSample(s, sigGCCPUFraction); ok && now-last.ts <= window {
-			details["gc_cpu_fraction"] = fmtFloat(last.v)
-			check(last.v, r.maxCPUFraction)
+		if cpu, cpuKnown = lastSample(s, sigGCCPUFraction); cpuKnown && now-cpu.ts <= window {
+			check(cpu.v, r.maxCPUFraction)
+		} else {
+			cpuKnown = false
 		}
 	}
-	p.noteMemoryLimit(s, r, now, details)
+	baselineBefore := b.perMinute
 
 	// Learn the baseline only from calm windows, so a storm does not teach the rule that storms are normal.
 	if r.baselineMultiple > 0 && !firing && !s.rules[r.index].active {
-		b := &s.gcBaseline[r.index]
 		alpha := math.Min(1, float64(p.cfg.EvaluationInterval)/float64(r.baselineWarmup))
 		if b.learned == 0 {
 			b.perMinute = rate
@@ -156,6 +153,24 @@ func (p *readinessProcessor) evalGCFrequency(s *series, r *rule, now int64) (ver
 			b.perMinute += alpha * (rate - b.perMinute)
 		}
 		b.learned += p.cfg.EvaluationInterval
+	}
+	details := func() map[string]string {
+		d := map[string]string{"gc_per_minute": fmtFloat(rate), "window": r.window.String()}
+		if r.maxPerMinute > 0 {
+			d["max_per_minute"] = fmtFloat(r.maxPerMinute)
+		}
+		if baselineReady {
+			d["baseline_per_minute"] = fmtFloat(baselineBefore)
+			d["baseline_limit_per_minute"] = fmtFloat(baselineLimit)
+		}
+		if pauseKnown {
+			d["gc_pause_seconds_per_minute"] = fmtFloat(pauseRate)
+		}
+		if cpuKnown {
+			d["gc_cpu_fraction"] = fmtFloat(cpu.v)
+		}
+		p.noteMemoryLimit(s, r, now, d)
+		return d
 	}
 	switch {
 	case firing:
@@ -185,14 +200,17 @@ func (p *readinessProcessor) noteMemoryLimit(s *series, r *rule, now int64, deta
 	}
 }
 
-func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict, map[string]string) {
+func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict, describe) {
 	if r.kind == KindGoroutineGrowth && r.leakedThreshold > 0 {
 		if leaked, ok := lastSample(s, sigGoroutinesLeaked); ok && now-leaked.ts <= int64(r.window) {
-			if leaked.v >= r.leakedThreshold {
-				return verdictFiring, map[string]string{"goroutines_leaked": fmtFloat(leaked.v), "evidence": "goroutineleak profile"}
+			details := func() map[string]string {
+				return map[string]string{"goroutines_leaked": fmtFloat(leaked.v), "evidence": "goroutineleak profile"}
 			}
-			if s.rules[r.index].active && s.rules[r.index].details["evidence"] != "" {
-				return verdictClear, map[string]string{"goroutines_leaked": fmtFloat(leaked.v)}
+			if leaked.v >= r.leakedThreshold {
+				return verdictFiring, details
+			}
+			if st := s.rules[r.index]; st.active && st.details["evidence"] != "" {
+				return verdictClear, details
 			}
 		}
 	}
@@ -217,17 +235,19 @@ func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict,
 	if t.insufficient {
 		return verdictUnknown, nil
 	}
-	details := map[string]string{
-		"signal":          sig.String(),
-		"window":          r.window.String(),
-		"latest":          fmtFloat(t.latest),
-		"window_start":    fmtFloat(t.startLevel),
-		"growth":          fmtFloat(t.growth),
-		"relative_growth": fmtFloat(t.relGrowth),
-		"floors":          fmtFloat(t.floors[0]) + "," + fmtFloat(t.floors[1]) + "," + fmtFloat(t.floors[2]),
-		"slope_per_min":   fmtFloat(t.slope * 60),
-		"p_value":         strconv.FormatFloat(t.pValue, 'g', 3, 64),
-		"points":          strconv.Itoa(t.points),
+	details := func() map[string]string {
+		return map[string]string{
+			"signal":          sig.String(),
+			"window":          r.window.String(),
+			"latest":          fmtFloat(t.latest),
+			"window_start":    fmtFloat(t.startLevel),
+			"growth":          fmtFloat(t.growth),
+			"relative_growth": fmtFloat(t.relGrowth),
+			"floors":          fmtFloat(t.floors[0]) + "," + fmtFloat(t.floors[1]) + "," + fmtFloat(t.floors[2]),
+			"slope_per_min":   fmtFloat(t.slope * 60),
+			"p_value":         strconv.FormatFloat(t.pValue, 'g', 3, 64),
+			"points":          strconv.Itoa(t.points),
+		}
 	}
 	firing := t.pValue < r.significance &&
 		t.growth >= r.minGrowth &&
