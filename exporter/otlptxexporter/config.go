@@ -1,0 +1,168 @@
+package otlptxexporter // import "github.com/otelcol-ready/otelcol-ready/exporter/otlptxexporter"
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configcompression"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configretry"
+
+	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
+)
+
+// Config is the configuration of the otlptx exporter.
+type Config struct {
+	// ClientConfig is the HTTP client: endpoint, tls, headers, auth, timeout, ... Its
+	// `compression` field selects the OTLP-TX envelope compression (snappy, zstd or
+	// none) instead of an HTTP Content-Encoding.
+	ClientConfig confighttp.ClientConfig `mapstructure:",squash"`
+
+	// Endpoints lists further gateway base URLs. Batches are spread across `endpoint`
+	// and every entry here; a failing endpoint is skipped for EndpointCooldown while
+	// another one is available.
+	Endpoints []string `mapstructure:"endpoints"`
+
+	// EndpointCooldown is how long an endpoint that failed is avoided.
+	EndpointCooldown time.Duration `mapstructure:"endpoint_cooldown"`
+
+	// SenderID identifies this exporter to the receiver's duplicate suppression. Empty
+	// means: generated once and kept in the storage extension (persistent queue), or
+	// generated at each start (in-memory queue).
+	SenderID string `mapstructure:"sender_id"`
+
+	// Batch controls how signals are grouped into envelopes.
+	Batch BatchConfig `mapstructure:"batch"`
+
+	// Queue holds closed batches until they are delivered.
+	Queue QueueConfig `mapstructure:"sending_queue"`
+
+	// Retry controls re-sending of batches that failed with a retryable error.
+	Retry configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// BatchConfig controls the batcher shared by the three signals.
+type BatchConfig struct {
+	// MaxItems closes a batch once it holds this many spans + data points + log records.
+	// A single incoming request larger than this forms its own batch (never split).
+	MaxItems int `mapstructure:"max_items"`
+	// MaxBytes closes a batch once its uncompressed OTLP payloads reach this size. Keep it
+	// well under the receiver's max_request_body_size.
+	MaxBytes int `mapstructure:"max_bytes"`
+	// FlushInterval closes a non-empty batch this long after its first item arrived. A
+	// pipeline call returns only once its batch is queued (and persisted), so this is
+	// also the longest time a caller waits for batching.
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
+}
+
+// QueueConfig configures the sending queue.
+type QueueConfig struct {
+	// QueueSize is the number of closed batches the queue holds; when full, new data
+	// is refused with an error naming the queue (back-pressure to the pipeline).
+	QueueSize int `mapstructure:"queue_size"`
+	// NumConsumers is the number of batches sent concurrently.
+	NumConsumers int `mapstructure:"num_consumers"`
+	// Storage is the ID of a storage extension (for example file_storage). When set,
+	// batches are persisted before the pipeline is acknowledged and survive restarts.
+	Storage *component.ID `mapstructure:"storage"`
+}
+
+var _ component.Config = (*Config)(nil)
+
+func createDefaultConfig() component.Config {
+	client := confighttp.NewDefaultClientConfig()
+	client.Timeout = 10 * time.Second
+	client.Compression = configcompression.Type(otlptx.CompressionSnappy)
+	return &Config{
+		ClientConfig:     client,
+		EndpointCooldown: 5 * time.Second,
+		Batch: BatchConfig{
+			MaxItems:      8192,
+			MaxBytes:      4 << 20,
+			FlushInterval: 200 * time.Millisecond,
+		},
+		Queue: QueueConfig{
+			QueueSize:    1000,
+			NumConsumers: 4,
+		},
+		Retry: configretry.BackOffConfig{
+			Enabled:             true,
+			InitialInterval:     100 * time.Millisecond,
+			MaxInterval:         5 * time.Second,
+			MaxElapsedTime:      0,
+			Multiplier:          1.5,
+			RandomizationFactor: 0.5,
+		},
+	}
+}
+
+// Validate checks the configuration and names the field to fix.
+func (cfg *Config) Validate() error {
+	var errs []error
+	endpoints := cfg.allEndpoints()
+	if len(endpoints) == 0 {
+		errs = append(errs, errors.New("no endpoint: set `endpoint` (and optionally `endpoints`) to the gateway's otlptx receiver, e.g. https://gateway:4320"))
+	}
+	for _, ep := range endpoints {
+		u, err := url.Parse(ep)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("endpoint %q: want an absolute http:// or https:// URL", ep))
+		}
+	}
+	if err := cfg.compression().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("compression: %w", err))
+	}
+	if cfg.EndpointCooldown < 0 {
+		errs = append(errs, errors.New("endpoint_cooldown must not be negative"))
+	}
+	if len(cfg.SenderID) > otlptx.MaxSenderIDLength {
+		errs = append(errs, fmt.Errorf("sender_id is %d bytes, at most %d allowed", len(cfg.SenderID), otlptx.MaxSenderIDLength))
+	}
+	if cfg.Batch.MaxItems <= 0 {
+		errs = append(errs, errors.New("batch.max_items must be positive (default 8192)"))
+	}
+	if cfg.Batch.MaxBytes <= 0 {
+		errs = append(errs, errors.New("batch.max_bytes must be positive (default 4194304)"))
+	}
+	if cfg.Batch.FlushInterval <= 0 {
+		errs = append(errs, errors.New("batch.flush_interval must be positive (default 200ms)"))
+	}
+	if cfg.Queue.QueueSize <= 0 {
+		errs = append(errs, errors.New("sending_queue.queue_size must be positive (default 1000)"))
+	}
+	if cfg.Queue.NumConsumers <= 0 {
+		errs = append(errs, errors.New("sending_queue.num_consumers must be positive (default 4)"))
+	}
+	if cfg.Retry.Enabled && cfg.Retry.InitialInterval <= 0 {
+		errs = append(errs, errors.New("retry_on_failure.initial_interval must be positive when retries are enabled (default 100ms)"))
+	}
+	return errors.Join(errs...)
+}
+
+// compression is the envelope compression; an empty value means the default, snappy.
+func (cfg *Config) compression() otlptx.Compression {
+	if cfg.ClientConfig.Compression == "" {
+		return otlptx.CompressionSnappy
+	}
+	return otlptx.Compression(cfg.ClientConfig.Compression)
+}
+
+// allEndpoints returns `endpoint` followed by `endpoints`, without empty entries.
+func (cfg *Config) allEndpoints() []string {
+	var out []string
+	if cfg.ClientConfig.Endpoint != "" {
+		out = append(out, cfg.ClientConfig.Endpoint)
+	}
+	for _, ep := range cfg.Endpoints {
+		if ep != "" {
+			out = append(out, ep)
+		}
+	}
+	return out
+}

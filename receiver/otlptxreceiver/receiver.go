@@ -1,0 +1,315 @@
+package otlptxreceiver // import "github.com/otelcol-ready/otelcol-ready/receiver/otlptxreceiver"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/receiver"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
+)
+
+// otlptxReceiver is the one instance (one HTTP server) behind the traces, metrics and
+// logs receivers created from the same configuration.
+type otlptxReceiver struct {
+	cfg      *Config
+	settings receiver.Settings
+	logger   *zap.Logger
+
+	mu      sync.RWMutex
+	traces  consumer.Traces
+	metrics consumer.Metrics
+	logs    consumer.Logs
+
+	codec         *otlptx.Codec
+	dedup         *dedupCache
+	storageClient storage.Client
+	server        *http.Server
+	serverDone    sync.WaitGroup
+}
+
+func newReceiver(cfg *Config, set receiver.Settings) *otlptxReceiver {
+	return &otlptxReceiver{cfg: cfg, settings: set, logger: set.Logger}
+}
+
+func (r *otlptxReceiver) start(ctx context.Context, host component.Host) error {
+	codec, err := otlptx.NewCodec(r.cfg.MaxDecodedSize)
+	if err != nil {
+		return err
+	}
+	r.codec = codec
+	if r.cfg.Dedup.Enabled {
+		r.dedup = newDedupCache(r.cfg.Dedup.MaxEntries, r.cfg.Dedup.Window)
+		if r.cfg.Dedup.Storage != nil {
+			if err := r.loadDedupState(ctx, host); err != nil {
+				r.codec.Close()
+				return err
+			}
+		}
+	}
+	ln, err := r.cfg.ServerConfig.ToListener(ctx)
+	if err != nil {
+		r.closeResources(ctx)
+		return fmt.Errorf("listen on %s: %w", r.cfg.ServerConfig.NetAddr.Endpoint, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(otlptx.Path, http.HandlerFunc(r.handleExport))
+	r.server, err = r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.settings.TelemetrySettings, mux)
+	if err != nil {
+		_ = ln.Close()
+		r.closeResources(ctx)
+		return fmt.Errorf("create HTTP server: %w", err)
+	}
+	r.logger.Info("otlptx receiver listening", zap.String("endpoint", ln.Addr().String()), zap.String("path", otlptx.Path))
+	r.serverDone.Add(1)
+	go func() {
+		defer r.serverDone.Done()
+		if err := r.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
+		}
+	}()
+	return nil
+}
+
+func (r *otlptxReceiver) loadDedupState(ctx context.Context, host component.Host) error {
+	id := *r.cfg.Dedup.Storage
+	ext, found := host.GetExtensions()[id]
+	if !found {
+		return fmt.Errorf("dedup.storage: extension %q not found; add it to service.extensions", id)
+	}
+	storageExt, ok := ext.(storage.Extension)
+	if !ok {
+		return fmt.Errorf("dedup.storage: extension %q is not a storage extension", id)
+	}
+	client, err := storageExt.GetClient(ctx, component.KindReceiver, r.settings.ID, "dedup")
+	if err != nil {
+		return fmt.Errorf("dedup.storage: get client from %q: %w", id, err)
+	}
+	restored, err := r.dedup.load(ctx, client)
+	if errors.Is(err, errRingResized) {
+		r.logger.Warn("otlptx dedup state discarded", zap.Error(err))
+		err = nil
+	}
+	if err != nil {
+		_ = client.Close(ctx)
+		return err
+	}
+	r.storageClient = client
+	r.logger.Info("otlptx dedup state restored", zap.Int("batches", restored))
+	return nil
+}
+
+func (r *otlptxReceiver) closeResources(ctx context.Context) error {
+	var err error
+	if r.storageClient != nil {
+		err = r.storageClient.Close(ctx)
+		r.storageClient = nil
+	}
+	if r.codec != nil {
+		r.codec.Close()
+		r.codec = nil
+	}
+	return err
+}
+
+func (r *otlptxReceiver) shutdown(ctx context.Context) error {
+	var errs []error
+	if r.server != nil {
+		errs = append(errs, r.server.Shutdown(ctx))
+		r.serverDone.Wait()
+	}
+	errs = append(errs, r.closeResources(ctx))
+	return errors.Join(errs...)
+}
+
+// handleExport serves POST /v1/otlptx.
+func (r *otlptxReceiver) handleExport(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		r.reject(w, req, http.StatusMethodNotAllowed, "only POST is accepted", nil)
+		return
+	}
+	comp, err := otlptx.ParseContentType(req.Header.Get("Content-Type"))
+	if err != nil {
+		r.reject(w, req, http.StatusUnsupportedMediaType, fmt.Sprintf("want Content-Type %s", otlptx.ContentType(otlptx.CompressionSnappy)), err)
+		return
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			r.reject(w, req, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than max_request_body_size (%d bytes)", tooLarge.Limit), err)
+			return
+		}
+		r.reject(w, req, http.StatusBadRequest, "could not read the request body", err)
+		return
+	}
+	env, err := r.codec.Decode(body, comp)
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, otlptx.ErrTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		r.reject(w, req, status, err.Error(), err)
+		return
+	}
+	batch, err := decodeSignals(env)
+	if err != nil {
+		r.reject(w, req, http.StatusBadRequest, err.Error(), err)
+		return
+	}
+
+	key := dedupKey{sender: env.Header.SenderID, sequence: env.Header.Sequence}
+	var entry *dedupEntry
+	alreadyDelivered := uint8(0)
+	if r.dedup != nil && key.sender != "" {
+		var state lookupState
+		entry, state = r.dedup.begin(key, batch.present)
+		switch state {
+		case lookupComplete:
+			resp := entry.result
+			resp.Duplicate = true
+			r.logger.Debug("otlptx duplicate batch acknowledged, not forwarded",
+				zap.String("sender_id", key.sender), zap.Uint64("sequence", key.sequence))
+			writeResponse(w, http.StatusOK, &resp)
+			return
+		case lookupInFlight:
+			w.Header().Set("Retry-After", retryAfterSeconds(r.cfg))
+			writeResponse(w, http.StatusServiceUnavailable, &otlptx.Response{Message: "the same batch is being processed; retry later"})
+			return
+		case lookupPartial:
+			alreadyDelivered = entry.delivered
+		}
+	}
+
+	resp, delivered, retryable := r.forward(req.Context(), batch, alreadyDelivered)
+	if entry != nil {
+		if err := r.dedup.finish(req.Context(), entry, delivered, resp); err != nil {
+			r.logger.Warn("otlptx dedup state not persisted; a retry of this batch after a restart would be forwarded again",
+				zap.String("sender_id", key.sender), zap.Uint64("sequence", key.sequence), zap.Error(err))
+		}
+	}
+	if retryable != nil {
+		resp.Message = retryable.Error()
+		w.Header().Set("Retry-After", retryAfterSeconds(r.cfg))
+		r.logger.Warn("otlptx batch refused by a pipeline, the sender will retry",
+			zap.String("sender_id", key.sender), zap.Uint64("sequence", key.sequence), zap.Error(retryable))
+		writeResponse(w, http.StatusServiceUnavailable, &resp)
+		return
+	}
+	writeResponse(w, http.StatusOK, &resp)
+}
+
+func retryAfterSeconds(cfg *Config) string {
+	return strconv.Itoa(max(1, int(cfg.RetryAfter.Seconds()+0.5)))
+}
+
+// decodedBatch holds an envelope's signals, decoded and checked against the header.
+type decodedBatch struct {
+	traces  ptrace.Traces
+	metrics pmetric.Metrics
+	logs    plog.Logs
+	present uint8
+}
+
+// decodeSignals decodes every payload before anything is forwarded, so a malformed
+// envelope is rejected as a whole.
+func decodeSignals(env *otlptx.Envelope) (*decodedBatch, error) {
+	b := &decodedBatch{}
+	var ok bool
+	var err error
+	if b.traces, ok, err = env.DecodeTraces(); err != nil {
+		return nil, err
+	} else if ok {
+		b.present |= deliveredTraces
+	}
+	if b.metrics, ok, err = env.DecodeMetrics(); err != nil {
+		return nil, err
+	} else if ok {
+		b.present |= deliveredMetrics
+	}
+	if b.logs, ok, err = env.DecodeLogs(); err != nil {
+		return nil, err
+	} else if ok {
+		b.present |= deliveredLogs
+	}
+	return b, nil
+}
+
+// forward sends every present, not yet delivered signal to its pipeline. delivered marks
+// the signals that are done (accepted or rejected for good); retryable is the first
+// non-permanent pipeline error.
+func (r *otlptxReceiver) forward(ctx context.Context, b *decodedBatch, skip uint8) (resp otlptx.Response, delivered uint8, retryable error) {
+	r.mu.RLock()
+	traces, metrics, logs := r.traces, r.metrics, r.logs
+	r.mu.RUnlock()
+	id := r.settings.ID.String()
+
+	handle := func(bit uint8, name string, items int, result *otlptx.SignalResult, hasPipeline bool, consume func() error) {
+		if b.present&bit == 0 || skip&bit != 0 {
+			return
+		}
+		if !hasPipeline {
+			result.Rejected = uint64(items)
+			result.ErrorMessage = fmt.Sprintf("no %s pipeline uses receiver %s", name, id)
+			delivered |= bit
+			return
+		}
+		err := consume()
+		switch {
+		case err == nil:
+			result.Accepted = uint64(items)
+			delivered |= bit
+		case consumererror.IsPermanent(err):
+			result.Rejected = uint64(items)
+			result.ErrorMessage = err.Error()
+			delivered |= bit
+			r.logger.Warn("otlptx items rejected permanently by the pipeline",
+				zap.String("signal", name), zap.Int("items", items), zap.Error(err))
+		default:
+			if retryable == nil {
+				retryable = fmt.Errorf("%s pipeline: %w", name, err)
+			}
+		}
+	}
+	handle(deliveredTraces, "traces", b.traces.SpanCount(), &resp.Traces, traces != nil,
+		func() error { return traces.ConsumeTraces(ctx, b.traces) })
+	handle(deliveredMetrics, "metrics", b.metrics.DataPointCount(), &resp.Metrics, metrics != nil,
+		func() error { return metrics.ConsumeMetrics(ctx, b.metrics) })
+	handle(deliveredLogs, "logs", b.logs.LogRecordCount(), &resp.Logs, logs != nil,
+		func() error { return logs.ConsumeLogs(ctx, b.logs) })
+	return resp, delivered, retryable
+}
+
+// reject answers a request that is not processed and logs why.
+func (r *otlptxReceiver) reject(w http.ResponseWriter, req *http.Request, status int, message string, err error) {
+	host, _, _ := net.SplitHostPort(req.RemoteAddr)
+	r.logger.Warn("otlptx request rejected",
+		zap.Int("status", status), zap.String("reason", message), zap.String("peer", host),
+		zap.String("sender_id", req.Header.Get(otlptx.HeaderSenderID)),
+		zap.String("sequence", req.Header.Get(otlptx.HeaderSequence)), zap.Error(err))
+	writeResponse(w, status, &otlptx.Response{Message: message})
+}
+
+func writeResponse(w http.ResponseWriter, status int, resp *otlptx.Response) {
+	body := resp.Marshal()
+	w.Header().Set("Content-Type", otlptx.MediaType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
