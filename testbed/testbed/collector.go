@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -357,4 +359,60 @@ func WaitUntil(ctx context.Context, timeout, interval time.Duration, cond func()
 		case <-ticker.C:
 		}
 	}
+}
+
+// TelemetryTotals scrapes the collector's own Prometheus endpoint and sums each metric over its label sets
+// ("otelcol_exporter_enqueue_failed_spans" -> total). Only names with one of the prefixes are kept (all when none).
+func (c *Collector) TelemetryTotals(prefixes ...string) (map[string]float64, error) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(c.TelemetryURL())
+	if err != nil {
+		return nil, fmt.Errorf("scraping %s telemetry: %w", c.cfg.Name, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s telemetry: %w", c.cfg.Name, err)
+	}
+	return parsePromTotals(string(body), prefixes), nil
+}
+
+func parsePromTotals(text string, prefixes []string) map[string]float64 {
+	out := map[string]float64{}
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		nameEnd := strings.IndexAny(line, "{ ")
+		if nameEnd <= 0 {
+			continue
+		}
+		name := line[:nameEnd]
+		if len(prefixes) > 0 && !hasAnyPrefix(name, prefixes) {
+			continue
+		}
+		rest := line[nameEnd:]
+		if i := strings.LastIndexByte(rest, '}'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(fields[0], 64)
+		if err != nil {
+			continue
+		}
+		out[name] += v
+	}
+	return out
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -129,9 +129,11 @@ func FlattenMetrics(batches []pmetric.Metrics) []MetricPoint {
 					}
 					switch m.Type() {
 					case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
-						dps := m.Gauge().DataPoints()
+						var dps pmetric.NumberDataPointSlice
 						if m.Type() == pmetric.MetricTypeSum {
 							dps = m.Sum().DataPoints()
+						} else {
+							dps = m.Gauge().DataPoints()
 						}
 						for d := 0; d < dps.Len(); d++ {
 							dp := dps.At(d)

@@ -23,6 +23,9 @@ type ProcessUsage struct {
 	CPUSeconds float64
 	// PeakRSSBytes is the largest VmHWM (peak resident set) of any run.
 	PeakRSSBytes int64
+	// PeakAnonRSSBytes is the largest sampled RssAnon (heap, stacks: the part a memory limit governs; VmHWM also
+	// counts the mapped binary). Sampled, so a short spike between samples can be missed.
+	PeakAnonRSSBytes int64
 	// Samples counts successful reads of /proc.
 	Samples int
 	// Runs counts distinct pids seen under this name.
@@ -114,9 +117,12 @@ func (m *ResourceMonitor) sampleLocked(p *trackedProcess) {
 	if err != nil {
 		return // exited: keep the last sample
 	}
-	hwm, err := ReadPeakRSS(p.pid)
+	hwm, anon, err := readRSS(p.pid)
 	if err != nil {
 		return
+	}
+	if anon > p.usage.PeakAnonRSSBytes {
+		p.usage.PeakAnonRSSBytes = anon
 	}
 	p.lastCPU = cpu
 	if hwm > p.usage.PeakRSSBytes {
@@ -200,30 +206,48 @@ func parseStatCPU(stat []byte) (float64, error) {
 
 // ReadPeakRSS returns VmHWM of pid in bytes from /proc/<pid>/status.
 func ReadPeakRSS(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading status of pid %d: %w", pid, err)
-	}
-	defer f.Close()
-	return parseStatusKB(f, "VmHWM:")
+	hwm, _, err := readRSS(pid)
+	return hwm, err
 }
 
-func parseStatusKB(f *os.File, key string) (int64, error) {
-	sc := bufio.NewScanner(f)
+// readRSS returns VmHWM and RssAnon of pid in bytes.
+func readRSS(pid int) (hwm, anon int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading status of pid %d: %w", pid, err)
+	}
+	kb, err := parseStatusKB(b, "VmHWM:", "RssAnon:")
+	if err != nil {
+		return 0, 0, err
+	}
+	return kb[0] * 1024, kb[1] * 1024, nil
+}
+
+// parseStatusKB returns the kB values of keys in a /proc/<pid>/status text, in the order of keys.
+func parseStatusKB(status []byte, keys ...string) ([]int64, error) {
+	out := make([]int64, len(keys))
+	found := 0
+	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, key) {
-			continue
+		for i, key := range keys {
+			if !strings.HasPrefix(line, key) {
+				continue
+			}
+			fields := strings.Fields(line[len(key):])
+			if len(fields) < 1 {
+				return nil, fmt.Errorf("empty %s line in status", key)
+			}
+			kb, err := strconv.ParseInt(fields[0], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("parsing %s %q: %w", key, fields[0], err)
+			}
+			out[i] = kb
+			found++
 		}
-		fields := strings.Fields(line[len(key):])
-		if len(fields) < 1 {
-			break
-		}
-		kb, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parsing %s %q: %w", key, fields[0], err)
-		}
-		return kb * 1024, nil
 	}
-	return 0, fmt.Errorf("no %s line in status", key)
+	if found < len(keys) {
+		return nil, fmt.Errorf("status lacks one of %v", keys)
+	}
+	return out, nil
 }

@@ -1,0 +1,144 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otelcol-ready/otelcol-ready/testbed/testbed"
+)
+
+// TestSidecarGateway (scenario 2): N load sources send to a sidecar, the sidecar exports to a gateway over OTLP/gRPC,
+// the gateway to the mock backend; both tiers use a persistent sending queue (file_storage). During the load the
+// gateway is killed with SIGKILL and restarted, then the sidecar. Zero loss of acknowledged items is asserted;
+// duplicates are counted and reported (upstream exporterhelper's persistent queue is at-least-once).
+func TestSidecarGateway(t *testing.T) {
+	bin := scenarioSetup(t)
+	backend := testbed.StartMockBackend(t)
+	mon := newMonitor(t)
+
+	gatewayGRPC := testbed.FreeEndpoint(t)
+	gateway := testbed.NewCollector(t, bin, testbed.CollectorConfig{
+		Name: "gateway", Template: "tier.yaml.tmpl", Monitor: mon,
+		Vars: map[string]any{
+			"Tier": "gateway", "GRPCEndpoint": gatewayGRPC, "HTTPEndpoint": testbed.FreeEndpoint(t),
+			"NextEndpoint": backend.GRPCEndpoint(), "QueueSize": 20000,
+			"MemoryLimitMiB": 800, "SpikeLimitMiB": 160,
+		},
+	})
+	sidecarGRPC, sidecarHTTP := testbed.FreeEndpoint(t), testbed.FreeEndpoint(t)
+	sidecar := testbed.NewCollector(t, bin, testbed.CollectorConfig{
+		Name: "sidecar", Template: "tier.yaml.tmpl", Monitor: mon,
+		Vars: map[string]any{
+			"Tier": "sidecar", "GRPCEndpoint": sidecarGRPC, "HTTPEndpoint": sidecarHTTP,
+			"NextEndpoint": gatewayGRPC, "QueueSize": 10000,
+			"MemoryLimitMiB": 400, "SpikeLimitMiB": 80,
+		},
+	})
+	gateway.MustStart()
+	sidecar.MustStart()
+
+	const sources = 3
+	ratePerSource := pick(700.0, 2000.0)
+	loadFor := pick(14*time.Second, 60*time.Second)
+	gens := make([]*testbed.LoadGenerator, sources)
+	for i := range gens {
+		// Sources 1 and 2 use OTLP/gRPC, source 3 OTLP/HTTP with gzip: a sidecar sees both.
+		f, endpoint := testbed.GRPCSenderFactory(""), sidecarGRPC
+		if i == 2 {
+			f, endpoint = testbed.HTTPSenderFactory("gzip"), sidecarHTTP
+		}
+		gens[i] = newGenerator(t, newSender(t, f, endpoint), testbed.LoadOptions{
+			Source: i + 1, BatchSize: 50, Rate: ratePerSource, Duration: loadFor,
+			Workers: 2, AttemptTimeout: 5 * time.Second, RetryFor: 90 * time.Second,
+		})
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), loadFor+2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	stats := make([]testbed.LoadStats, sources)
+	var wg sync.WaitGroup
+	for i, g := range gens {
+		wg.Add(1)
+		go func() { defer wg.Done(); stats[i] = g.Run(ctx) }()
+	}
+
+	// Fault schedule, relative to the start of the load: each cycle crashes the gateway, then the sidecar.
+	cycles := pick(1, 3)
+	cycleLen := loadFor / time.Duration(cycles)
+	restarts := 0
+	for c := range cycles {
+		sleepUntil(start.Add(time.Duration(c)*cycleLen + cycleLen/5))
+		crashAndRestart(t, mon, gateway, 2*time.Second)
+		restarts++
+		sleepUntil(start.Add(time.Duration(c)*cycleLen + cycleLen*3/5))
+		crashAndRestart(t, mon, sidecar, time.Second)
+		restarts++
+	}
+	wg.Wait()
+	loadElapsed := time.Since(start)
+
+	var sent, retries, failed, wire int64
+	for i, st := range stats {
+		t.Logf("source %d: %+v", i+1, st)
+		sent += st.Sent
+		retries += st.Retries
+		failed += st.Failed
+		wire += st.WireBytes
+		if err := gens[i].LastError(); err != nil {
+			t.Logf("source %d last error: %v", i+1, err)
+		}
+	}
+	if sent == 0 {
+		t.Fatal("no source got anything acknowledged")
+	}
+	if failed > 0 {
+		t.Logf("%d items were given up on by the sources (not acknowledged, not counted as sent)", failed)
+	}
+	res := waitDelivered(t, testbed.MergeSent(gens...), backend, pick(90*time.Second, 3*time.Minute))
+	if t.Failed() {
+		return
+	}
+	mon.SampleNow()
+	sc, gw := mon.Usage("sidecar"), mon.Usage("gateway")
+	recordRow(t, testbed.Row{
+		Scenario:   "2-sidecar-gateway",
+		Transport:  "otlp-grpc/otlp-http -> sidecar -> otlp_grpc -> gateway -> otlp_grpc",
+		Items:      sent,
+		Seconds:    loadElapsed.Seconds(),
+		CPUSeconds: sc.CPUSeconds + gw.CPUSeconds,
+		PeakRSSMiB: mib(max(sc.PeakRSSBytes, gw.PeakRSSBytes)),
+		BytesIn:    wire,
+		BytesOut:   backend.WireBytes(),
+		Lost:       int64(res.Lost()),
+		Duplicated: res.Duplicated(),
+		Notes: fmt.Sprintf("%d sources x %.0f items/s; %d kill -9 + restarts (gateway, sidecar); source retries %d; "+
+			"sidecar %.1f CPU s / %.0f MiB, gateway %.1f CPU s / %.0f MiB", sources, ratePerSource, restarts, retries,
+			sc.CPUSeconds, mib(sc.PeakRSSBytes), gw.CPUSeconds, mib(gw.PeakRSSBytes)),
+	})
+	for _, c := range []*testbed.Collector{sidecar, gateway} {
+		if err := c.Stop(); err != nil {
+			t.Errorf("graceful stop of %s: %v", c.Name(), err)
+		}
+	}
+}
+
+// crashAndRestart kills c with SIGKILL, waits down, and starts it again on the same state directory.
+func crashAndRestart(t *testing.T, mon *testbed.ResourceMonitor, c *testbed.Collector, down time.Duration) {
+	t.Helper()
+	mon.SampleNow() // count the CPU of the run that is about to end
+	t.Logf("kill -9 %s (pid %d)", c.Name(), c.PID())
+	c.Kill()
+	time.Sleep(down)
+	c.MustStart()
+	t.Logf("%s restarted (pid %d)", c.Name(), c.PID())
+}
+
+func sleepUntil(when time.Time) {
+	if d := time.Until(when); d > 0 {
+		time.Sleep(d)
+	}
+}
