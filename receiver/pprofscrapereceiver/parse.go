@@ -324,3 +324,46 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+var (
+	indexRowPrefix = []byte("<tr><td>")
+	indexCountEnd  = []byte("</td><td><a href='")
+)
+
+// parseIndexCounts reads the counts table of the net/http/pprof index page:
+// "<tr><td>12</td><td><a href='goroutine?debug=1'>goroutine</a></td></tr>".
+func parseIndexCounts(r io.Reader) (map[string]int64, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 16<<10), 64<<10)
+	counts := map[string]int64{}
+	for sc.Scan() {
+		rest, ok := bytes.CutPrefix(sc.Bytes(), indexRowPrefix)
+		if !ok {
+			continue
+		}
+		count, rest, ok := bytes.Cut(rest, indexCountEnd)
+		if !ok {
+			continue
+		}
+		_, rest, ok = bytes.Cut(rest, []byte("'>"))
+		if !ok {
+			continue
+		}
+		name, _, ok := bytes.Cut(rest, []byte("</a>"))
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(string(count), 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("pprof index: bad count %q for %q", truncate(string(count), 40), truncate(string(name), 40))
+		}
+		counts[string(name)] = n
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("pprof index: %w", err)
+	}
+	if _, ok := counts["goroutine"]; !ok {
+		return nil, errors.New("pprof index: no goroutine count (not a net/http/pprof index page)")
+	}
+	return counts, nil
+}

@@ -105,3 +105,15 @@ func TestSummarizeFixtures(t *testing.T) {
 	_, _, _, err = summarizeProfile(filepath.Join("testdata", "fixtures", "vars.json"), pprofcaptureextension.KindHeap, 2)
 	assert.ErrorContains(t, err, "not a pprof profile")
 }
+
+func TestParseIndexCountsFixture(t *testing.T) {
+	counts, err := parseIndexCounts(openFixture(t, "index.html"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(61), counts["goroutine"])
+	assert.Positive(t, counts["threadcreate"])
+	assert.Contains(t, counts, "heap")
+	assert.NotContains(t, counts, "goroutineleak", "the generator is built without GOEXPERIMENT=goroutineleakprofile")
+
+	_, err = parseIndexCounts(strings.NewReader("<html>some other index</html>"))
+	assert.ErrorContains(t, err, "no goroutine count")
+}

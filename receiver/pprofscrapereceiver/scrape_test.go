@@ -120,6 +120,24 @@ func TestHeapMemStatsFallbackIsRateCapped(t *testing.T) {
 	assert.Equal(t, int32(1), heapReads.Load())
 }
 
+func TestGoroutineStacksAreRateCapped(t *testing.T) {
+	srv := newPprofServer(t, true)
+	cfg := testConfig(srv.URL)
+	cfg.GoroutineStacksInterval = time.Hour
+	r, _ := startedReceiver(t, cfg, nil)
+	md, err := r.scrapeAll(context.Background())
+	require.NoError(t, err)
+	_, metrics := metricsByName(t, md)
+	assert.Contains(t, metrics, "pprofscrape.goroutine.stack.count")
+
+	md, err = r.scrapeAll(context.Background())
+	require.NoError(t, err)
+	_, metrics = metricsByName(t, md)
+	assert.NotContains(t, metrics, "pprofscrape.goroutine.stack.count")
+	assert.Contains(t, metrics, "go.goroutine.count", "the count comes from the index page at every scrape")
+	assert.Contains(t, metrics, "pprofscrape.thread.count")
+}
+
 func TestTargetDownLogsOncePerChange(t *testing.T) {
 	var down atomic.Bool
 	mux := newPprofMux(true)

@@ -45,11 +45,12 @@ type target struct {
 	lastOK     pcommon.Timestamp
 	prevMem    *memStats
 	// expvarAbsent and leakAbsent remember a 404 until the target restarts or comes back up.
-	expvarAbsent  bool
-	leakAbsent    bool
-	lastHeapRead  time.Time
-	lastCaptureAt time.Time
-	lastCaptureOK bool
+	expvarAbsent   bool
+	leakAbsent     bool
+	lastHeapRead   time.Time
+	lastStacksRead time.Time
+	lastCaptureAt  time.Time
+	lastCaptureOK  bool
 }
 
 func newTarget(cfg *TargetConfig, rcfg *Config, client *http.Client, set receiver.Settings, tb *metadata.TelemetryBuilder) (*target, error) {
@@ -108,6 +109,7 @@ func (r *scrapeResult) fail(t *target, err error) {
 
 func (t *target) url(path string) string { return t.baseURL + path }
 
+// pprofURL is the URL of a profile; an empty profile names the index page.
 func (t *target) pprofURL(profile, query string) string {
 	u := t.baseURL + t.cfg.pathPrefix() + "/" + profile
 	if query != "" {
@@ -138,7 +140,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	m := t.rcfg.Metrics
 
 	t.mu.Lock()
-	expvarAbsent, leakAbsent, lastHeap := t.expvarAbsent, t.leakAbsent, t.lastHeapRead
+	expvarAbsent, leakAbsent, lastHeap, lastStacks := t.expvarAbsent, t.leakAbsent, t.lastHeapRead, t.lastStacksRead
 	t.mu.Unlock()
 
 	expvarPath := t.cfg.expvarPath()
@@ -183,13 +185,37 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 		}
 	}
 
-	if m.GoGoroutineCount.Enabled || (m.PprofscrapeGoroutineStackCount.Enabled && t.rcfg.GoroutineTopStacks > 0) {
-		withStacks := m.PprofscrapeGoroutineStackCount.Enabled && t.rcfg.GoroutineTopStacks > 0
+	// The pprof index page carries the goroutine, threadcreate and goroutineleak totals, computed without
+	// walking any stack: one cheap request instead of three profile renderings.
+	var indexCounts map[string]int64
+	if m.GoGoroutineCount.Enabled || m.PprofscrapeThreadCount.Enabled || m.PprofscrapeGoroutineLeaked.Enabled {
+		err := t.get(ctx, t.pprofURL("", ""), func(r io.Reader) error {
+			var perr error
+			indexCounts, perr = parseIndexCounts(r)
+			return perr
+		})
+		if err != nil {
+			t.logger.Debug("pprof index page unusable, reading the profiles one by one", zap.Error(err))
+			indexCounts = nil
+		} else {
+			res.successes++
+		}
+	}
+
+	withStacks := m.PprofscrapeGoroutineStackCount.Enabled && t.rcfg.GoroutineTopStacks > 0 &&
+		now.Sub(lastStacks) >= t.rcfg.GoroutineStacksInterval
+	if total, ok := indexCounts["goroutine"]; ok && m.GoGoroutineCount.Enabled {
+		res.goroutines = &total
+	}
+	if withStacks || (m.GoGoroutineCount.Enabled && res.goroutines == nil) {
 		err := t.get(ctx, t.pprofURL("goroutine", "debug=1"), func(r io.Reader) error {
 			if withStacks {
 				total, stacks, perr := parseGoroutineStacks(r, t.rcfg.GoroutineTopStacks)
 				if perr == nil {
-					res.goroutines, res.stacks = &total, stacks
+					res.stacks = stacks
+					if m.GoGoroutineCount.Enabled && res.goroutines == nil {
+						res.goroutines = &total
+					}
 				}
 				return perr
 			}
@@ -200,9 +226,14 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 			return perr
 		})
 		res.record(t, err)
+		if err == nil && withStacks {
+			lastStacks = now
+		}
 	}
 
-	if m.PprofscrapeThreadCount.Enabled {
+	if total, ok := indexCounts["threadcreate"]; ok && m.PprofscrapeThreadCount.Enabled {
+		res.threads = &total
+	} else if m.PprofscrapeThreadCount.Enabled {
 		err := t.get(ctx, t.pprofURL("threadcreate", "debug=1"), func(r io.Reader) error {
 			total, perr := parseProfileTotal(r, "threadcreate")
 			if perr == nil {
@@ -213,7 +244,13 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 		res.record(t, err)
 	}
 
-	if m.PprofscrapeGoroutineLeaked.Enabled && !leakAbsent {
+	switch total, ok := indexCounts["goroutineleak"]; {
+	case !m.PprofscrapeGoroutineLeaked.Enabled:
+	case ok:
+		res.leaked = &total
+	case indexCounts != nil:
+		// Listed only by Go 1.26+ built with GOEXPERIMENT=goroutineleakprofile: absence is normal.
+	case !leakAbsent:
 		err := t.get(ctx, t.pprofURL("goroutineleak", "debug=1"), func(r io.Reader) error {
 			total, perr := parseProfileTotal(r, "goroutineleak")
 			if perr == nil {
@@ -222,7 +259,6 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 			return perr
 		})
 		if isNotFound(err) {
-			// Served only by Go 1.26+ built with GOEXPERIMENT=goroutineleakprofile: absence is normal.
 			leakAbsent = true
 		} else {
 			res.record(t, err)
@@ -251,7 +287,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	}
 
 	t.mu.Lock()
-	t.expvarAbsent, t.leakAbsent, t.lastHeapRead = expvarAbsent, leakAbsent, lastHeap
+	t.expvarAbsent, t.leakAbsent, t.lastHeapRead, t.lastStacksRead = expvarAbsent, leakAbsent, lastHeap, lastStacks
 	t.mu.Unlock()
 	return res
 }

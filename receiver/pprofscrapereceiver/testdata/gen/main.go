@@ -66,6 +66,7 @@ func main() {
 		"mutex_debug1.txt":        "/debug/pprof/mutex?debug=1",
 		"block_debug1.txt":        "/debug/pprof/block?debug=1",
 		"vars.json":               "/debug/vars",
+		"index.html":              "/debug/pprof/",
 	}
 	for name, path := range pages {
 		rec := httptest.NewRecorder()
