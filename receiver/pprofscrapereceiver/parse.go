@@ -39,11 +39,13 @@ func (m *memStats) countersWentDown(prev *memStats) bool {
 }
 
 // expvarPage is the part of /debug/vars the receiver reads. A service may publish its identity as the expvar
-// strings "service.name" and "service.instance.id".
+// strings "service.name" and "service.instance.id" (or "service_name" and "service_instance_id").
 type expvarPage struct {
 	MemStats          *memStats `json:"memstats"`
 	ServiceName       string    `json:"service.name"`
 	ServiceInstanceID string    `json:"service.instance.id"`
+	ServiceNameAlt    string    `json:"service_name"`
+	InstanceIDAlt     string    `json:"service_instance_id"`
 }
 
 var errNoMemStats = errors.New("no memstats variable in expvar page")
@@ -52,6 +54,12 @@ func parseExpvar(r io.Reader) (expvarPage, error) {
 	var page expvarPage
 	if err := json.NewDecoder(r).Decode(&page); err != nil {
 		return expvarPage{}, fmt.Errorf("expvar page is not JSON: %w", err)
+	}
+	if page.ServiceName == "" {
+		page.ServiceName = page.ServiceNameAlt
+	}
+	if page.ServiceInstanceID == "" {
+		page.ServiceInstanceID = page.InstanceIDAlt
 	}
 	if page.MemStats == nil {
 		return page, errNoMemStats

@@ -117,3 +117,15 @@ func TestParseIndexCountsFixture(t *testing.T) {
 	_, err = parseIndexCounts(strings.NewReader("<html>some other index</html>"))
 	assert.ErrorContains(t, err, "no goroutine count")
 }
+
+func TestParseExpvarIdentity(t *testing.T) {
+	for _, body := range []string{
+		`{"memstats":{"NumGC":1},"service.name":"checkout","service.instance.id":"pod-1"}`,
+		`{"memstats":{"NumGC":1},"service_name":"checkout","service_instance_id":"pod-1"}`,
+	} {
+		page, err := parseExpvar(strings.NewReader(body))
+		require.NoError(t, err)
+		assert.Equal(t, "checkout", page.ServiceName)
+		assert.Equal(t, "pod-1", page.ServiceInstanceID)
+	}
+}

@@ -345,6 +345,35 @@ func TestRestartStartsCountersAgain(t *testing.T) {
 	assert.Equal(t, start3, start4)
 }
 
+func TestReportedIdentityWins(t *testing.T) {
+	var instance atomic.Value
+	instance.Store("pod-1")
+	mux := newPprofMux(false)
+	mux.HandleFunc("/debug/vars", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"memstats": map[string]any{"NumGC": 10}, "service_name": "reported", "service_instance_id": instance.Load(),
+		})
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	r, logs := startedReceiver(t, testConfig(srv.URL), nil) // configures service_name "svc"
+	identity := func() (string, string) {
+		md, err := r.scrapeAll(context.Background())
+		require.NoError(t, err)
+		res, _ := metricsByName(t, md)
+		name, _ := res.Attributes().Get("service.name")
+		inst, _ := res.Attributes().Get("service.instance.id")
+		return name.Str(), inst.Str()
+	}
+	name, inst := identity()
+	assert.Equal(t, "reported", name)
+	assert.Equal(t, "pod-1", inst)
+	instance.Store("pod-2")
+	_, inst = identity()
+	assert.Equal(t, "pod-2", inst)
+	assert.Equal(t, 1, logs.FilterMessageSnippet("restarted").Len(), "a new instance at the endpoint is a restart")
+}
+
 func TestShutdownMidScrape(t *testing.T) {
 	entered := make(chan struct{}, 8)
 	url := faultServer(t, func(w http.ResponseWriter, req *http.Request) {

@@ -37,13 +37,15 @@ type target struct {
 	// scrapeMu serialises scrapes of this target (a slow scrape is never overlapped by the next one).
 	scrapeMu sync.Mutex
 	// The fields below are read by captures too, under mu.
-	mu         sync.Mutex
-	identity   pprofcaptureextension.TargetKey
-	up         *bool // nil until the first scrape
-	downReason string
-	startTime  pcommon.Timestamp
-	lastOK     pcommon.Timestamp
-	prevMem    *memStats
+	mu       sync.Mutex
+	identity pprofcaptureextension.TargetKey
+	// fallbackIdentity is the configured identity, else the endpoint's host:port.
+	fallbackIdentity pprofcaptureextension.TargetKey
+	up               *bool // nil until the first scrape
+	downReason       string
+	startTime        pcommon.Timestamp
+	lastOK           pcommon.Timestamp
+	prevMem          *memStats
 	// expvarAbsent and leakAbsent remember a 404 until the target restarts or comes back up.
 	expvarAbsent   bool
 	leakAbsent     bool
@@ -77,6 +79,7 @@ func newTarget(cfg *TargetConfig, rcfg *Config, client *http.Client, set receive
 	if t.identity.ServiceInstanceID == "" {
 		t.identity.ServiceInstanceID = hostPort
 	}
+	t.fallbackIdentity = t.identity
 	return t, nil
 }
 
@@ -317,8 +320,8 @@ func (t *target) scrape(ctx context.Context) pmetric.Metrics {
 	}
 	restarted := false
 	if res.identity != nil && res.identity.ServiceInstanceID != "" && t.identity.ServiceInstanceID != res.identity.ServiceInstanceID &&
-		t.lastOK != 0 && t.cfg.ServiceInstanceID == "" {
-		restarted = true
+		t.lastOK != 0 {
+		restarted = true // a new instance answers at the same endpoint
 	}
 	if res.mem != nil && t.prevMem != nil && res.mem.countersWentDown(t.prevMem) {
 		restarted = true
@@ -332,10 +335,12 @@ func (t *target) scrape(ctx context.Context) pmetric.Metrics {
 		t.prevMem = res.mem
 	}
 	if res.identity != nil {
-		if res.identity.ServiceName != "" && t.cfg.ServiceName == "" {
+		// What the target reports wins over the configuration, which wins over the endpoint.
+		t.identity = t.fallbackIdentity
+		if res.identity.ServiceName != "" {
 			t.identity.ServiceName = res.identity.ServiceName
 		}
-		if res.identity.ServiceInstanceID != "" && t.cfg.ServiceInstanceID == "" {
+		if res.identity.ServiceInstanceID != "" {
 			t.identity.ServiceInstanceID = res.identity.ServiceInstanceID
 		}
 	}
