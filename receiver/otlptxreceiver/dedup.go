@@ -2,8 +2,8 @@ package otlptxreceiver // import "github.com/otelcol-ready/otelcol-ready/receive
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"

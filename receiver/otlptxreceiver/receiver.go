@@ -41,6 +41,8 @@ type otlptxReceiver struct {
 	storageClient storage.Client
 	server        *http.Server
 	serverDone    sync.WaitGroup
+	// addr is the address the server listens on (useful with port 0).
+	addr net.Addr
 }
 
 func newReceiver(cfg *Config, set receiver.Settings) *otlptxReceiver {
@@ -67,6 +69,7 @@ func (r *otlptxReceiver) start(ctx context.Context, host component.Host) error {
 		r.closeResources(ctx)
 		return fmt.Errorf("listen on %s: %w", r.cfg.ServerConfig.NetAddr.Endpoint, err)
 	}
+	r.addr = ln.Addr()
 	mux := http.NewServeMux()
 	mux.Handle(otlptx.Path, http.HandlerFunc(r.handleExport))
 	r.server, err = r.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), r.settings.TelemetrySettings, mux)
@@ -260,10 +263,11 @@ func (r *otlptxReceiver) forward(ctx context.Context, b *decodedBatch, skip uint
 	r.mu.RUnlock()
 	id := r.settings.ID.String()
 
-	handle := func(bit uint8, name string, items int, result *otlptx.SignalResult, hasPipeline bool, consume func() error) {
+	handle := func(bit uint8, name string, countItems func() int, result *otlptx.SignalResult, hasPipeline bool, consume func() error) {
 		if b.present&bit == 0 || skip&bit != 0 {
 			return
 		}
+		items := countItems()
 		if !hasPipeline {
 			result.Rejected = uint64(items)
 			result.ErrorMessage = fmt.Sprintf("no %s pipeline uses receiver %s", name, id)
@@ -287,11 +291,11 @@ func (r *otlptxReceiver) forward(ctx context.Context, b *decodedBatch, skip uint
 			}
 		}
 	}
-	handle(deliveredTraces, "traces", b.traces.SpanCount(), &resp.Traces, traces != nil,
+	handle(deliveredTraces, "traces", func() int { return b.traces.SpanCount() }, &resp.Traces, traces != nil,
 		func() error { return traces.ConsumeTraces(ctx, b.traces) })
-	handle(deliveredMetrics, "metrics", b.metrics.DataPointCount(), &resp.Metrics, metrics != nil,
+	handle(deliveredMetrics, "metrics", func() int { return b.metrics.DataPointCount() }, &resp.Metrics, metrics != nil,
 		func() error { return metrics.ConsumeMetrics(ctx, b.metrics) })
-	handle(deliveredLogs, "logs", b.logs.LogRecordCount(), &resp.Logs, logs != nil,
+	handle(deliveredLogs, "logs", func() int { return b.logs.LogRecordCount() }, &resp.Logs, logs != nil,
 		func() error { return logs.ConsumeLogs(ctx, b.logs) })
 	return resp, delivered, retryable
 }
