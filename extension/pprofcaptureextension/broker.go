@@ -12,7 +12,9 @@ import (
 
 // broker is the pprofcapture extension: a registry of capturers and the router of requests to them.
 type broker struct {
-	logger *zap.Logger
+	logger  *zap.Logger
+	cfg     *Config
+	trigger *triggerServer
 
 	mu     sync.RWMutex
 	nextID uint64
@@ -30,18 +32,35 @@ var (
 	_ component.Component = (*broker)(nil)
 )
 
-func newBroker(logger *zap.Logger) *broker {
-	return &broker{logger: logger}
+func newBroker(logger *zap.Logger, cfg *Config) *broker {
+	return &broker{logger: logger, cfg: cfg}
 }
 
 // NewBroker returns a Broker that is not an extension, for tests and for embedding.
 func NewBroker() Broker {
-	return newBroker(zap.NewNop())
+	return newBroker(zap.NewNop(), &Config{})
 }
 
-func (*broker) Start(context.Context, component.Host) error { return nil }
+// Start serves the operator trigger when configured.
+func (b *broker) Start(context.Context, component.Host) error {
+	if b.cfg.Trigger == nil {
+		return nil
+	}
+	t, err := startTrigger(b.cfg.Trigger, b, b.logger)
+	if err != nil {
+		return err
+	}
+	b.trigger = t
+	return nil
+}
 
-func (b *broker) Shutdown(context.Context) error {
+func (b *broker) Shutdown(ctx context.Context) error {
+	if b.trigger != nil {
+		if err := b.trigger.shutdown(ctx); err != nil {
+			return err
+		}
+		b.trigger = nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.capturers = nil

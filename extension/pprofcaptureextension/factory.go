@@ -18,6 +18,6 @@ func createDefaultConfig() component.Config {
 	return &Config{}
 }
 
-func createExtension(_ context.Context, set extension.Settings, _ component.Config) (extension.Extension, error) {
-	return newBroker(set.Logger), nil
+func createExtension(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
+	return newBroker(set.Logger, cfg.(*Config)), nil
 }
