@@ -110,9 +110,9 @@ func ResultsDir() (string, error) {
 	return filepath.Join(root, "testbed", "results"), nil
 }
 
-// rowFileName turns a scenario and transport into a file name.
+// rowFileName turns a scenario, mode and transport into a file name: a short run never overwrites a full one.
 func rowFileName(r Row) string {
-	name := r.Scenario
+	name := r.Scenario + "_" + r.Mode
 	if r.Transport != "" {
 		name += "_" + r.Transport
 	}
