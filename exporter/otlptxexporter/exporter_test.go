@@ -1,0 +1,192 @@
+package otlptxexporter
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx/otlptxtest"
+)
+
+// sendMixed pushes n rounds of traces, metrics and logs concurrently through the three
+// pipelines and returns the number of items sent.
+func sendMixed(t *testing.T, p *pipelines, rounds int, seed uint64) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*rounds)
+	items := 0
+	for i := range rounds {
+		gen := otlptxtest.NewGenerator(seed + uint64(i))
+		td, md, ld := gen.Traces(10), gen.Metrics(12), gen.Logs(8)
+		items += 30
+		wg.Add(3)
+		go func() { defer wg.Done(); errs <- p.traces.ConsumeTraces(context.Background(), td) }()
+		go func() { defer wg.Done(); errs <- p.metrics.ConsumeMetrics(context.Background(), md) }()
+		go func() { defer wg.Done(); errs <- p.logs.ConsumeLogs(context.Background(), ld) }()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	return items
+}
+
+func TestExportSharesEnvelopesAcrossSignals(t *testing.T) {
+	gw := startGateway(t, "")
+	px := startProxy(t, gw.endpoint)
+	cfg := testConfig(px.server.URL)
+	cfg.Batch.FlushInterval = time.Second // only size triggers flushes here
+	cfg.Batch.MaxItems = 90
+	p := startPipelines(t, cfg, nil)
+	sent := sendMixed(t, p, 3, 1)
+	p.shutdown(t)
+
+	assert.Equal(t, sent, gw.items())
+	assert.Equal(t, 30, gw.traces.SpanCount())
+	assert.Equal(t, 36, gw.metrics.DataPointCount())
+	assert.Equal(t, 24, gw.logs.LogRecordCount())
+	recs := px.records()
+	require.Len(t, recs, 1, "three signals x three rounds fit one envelope of 90 items")
+	h := recs[0].header
+	assert.Equal(t, uint64(30), h.SpanCount)
+	assert.Equal(t, uint64(36), h.DataPointCount)
+	assert.Equal(t, uint64(24), h.LogRecordCount)
+	assert.Equal(t, uint64(1), h.Sequence)
+	assert.NotEmpty(t, h.SenderID)
+}
+
+func TestFlushOnIntervalAndBytes(t *testing.T) {
+	gw := startGateway(t, "")
+	px := startProxy(t, gw.endpoint)
+	cfg := testConfig(px.server.URL)
+	cfg.Batch.MaxBytes = 2000 // each consume is larger: one envelope per call
+	p := startPipelines(t, cfg, nil)
+	sent := sendMixed(t, p, 2, 10)
+	p.shutdown(t)
+	assert.Equal(t, sent, gw.items())
+	assert.GreaterOrEqual(t, len(px.records()), 6)
+	seen := map[uint64]bool{}
+	for _, r := range px.records() {
+		assert.False(t, seen[r.header.Sequence], "sequence reused: %s", describe(r))
+		seen[r.header.Sequence] = true
+	}
+}
+
+func TestRetriesUntilGatewayAccepts(t *testing.T) {
+	gw := startGateway(t, "")
+	px := startProxy(t, gw.endpoint)
+	failFirst := func(n int) int {
+		if n < 3 {
+			return []int{http.StatusServiceUnavailable, http.StatusTooManyRequests, http.StatusBadGateway}[n]
+		}
+		return 0
+	}
+	px.before.Store(&failFirst)
+	p := startPipelines(t, testConfig(px.server.URL), nil)
+	sent := sendMixed(t, p, 1, 20)
+	require.Eventually(t, func() bool { return gw.items() == sent }, 10*time.Second, 10*time.Millisecond)
+	p.shutdown(t)
+	recs := px.records()
+	require.GreaterOrEqual(t, len(recs), 4)
+	for _, r := range recs[1:] {
+		assert.Equal(t, recs[0].header.Sequence, r.header.Sequence, "a retry re-sends the same batch")
+	}
+	assert.Equal(t, sent, gw.items())
+}
+
+// TestRetriedBatchIsDeduplicated: the gateway processes the batch but its answer is lost;
+// the exporter retries the same (sender, sequence) and the gateway does not forward it
+// twice.
+func TestRetriedBatchIsDeduplicated(t *testing.T) {
+	gw := startGateway(t, "")
+	px := startProxy(t, gw.endpoint)
+	loseFirstAnswers := func(n int) int {
+		if n < 2 {
+			return http.StatusBadGateway
+		}
+		return 0
+	}
+	px.after.Store(&loseFirstAnswers)
+	p := startPipelines(t, testConfig(px.server.URL), nil)
+	sent := sendMixed(t, p, 1, 30)
+	require.Eventually(t, func() bool { return len(px.records()) >= 3 && px.records()[2].status == http.StatusOK },
+		10*time.Second, 10*time.Millisecond)
+	p.shutdown(t)
+	assert.Equal(t, sent, gw.items(), "every item exactly once")
+}
+
+func TestPermanentRejectionIsNotRetried(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		w.WriteHeader(http.StatusBadRequest)
+	}))
+	defer srv.Close()
+	p := startPipelines(t, testConfig(srv.URL), nil)
+	gen := otlptxtest.NewGenerator(1)
+	require.NoError(t, p.logs.ConsumeLogs(context.Background(), gen.Logs(3)))
+	time.Sleep(200 * time.Millisecond) // give a (wrong) retry the chance to happen
+	p.shutdown(t)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, calls)
+}
+
+func TestFailoverToSecondEndpoint(t *testing.T) {
+	gw := startGateway(t, "")
+	down := "http://" + freeAddr(t) // nothing listens
+	p := startPipelines(t, testConfig(down, gw.endpoint), nil)
+	sent := 0
+	for i := range 5 {
+		sent += sendMixed(t, p, 1, uint64(40+i))
+	}
+	require.Eventually(t, func() bool { return gw.items() == sent }, 10*time.Second, 10*time.Millisecond)
+	p.shutdown(t)
+	assert.Equal(t, sent, gw.items())
+}
+
+func TestLoadIsSpreadAcrossEndpoints(t *testing.T) {
+	gwA, gwB := startGateway(t, ""), startGateway(t, "")
+	cfg := testConfig(gwA.endpoint, gwB.endpoint)
+	cfg.Batch.MaxItems = 10 // one envelope per consume call
+	p := startPipelines(t, cfg, nil)
+	sent := sendMixed(t, p, 4, 50)
+	p.shutdown(t)
+	assert.Equal(t, sent, gwA.items()+gwB.items())
+	assert.Positive(t, gwA.items())
+	assert.Positive(t, gwB.items())
+}
+
+func TestFullQueueIsReported(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		<-release
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	cfg := testConfig(srv.URL)
+	cfg.Queue.QueueSize = 1
+	cfg.Queue.NumConsumers = 1
+	cfg.Batch.MaxItems = 1
+	cfg.Retry.Enabled = false
+	p := startPipelines(t, cfg, nil)
+	gen := otlptxtest.NewGenerator(1)
+	require.NoError(t, p.logs.ConsumeLogs(context.Background(), gen.Logs(1)))
+	err := p.logs.ConsumeLogs(context.Background(), gen.Logs(1))
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, errQueueFull), err)
+	assert.Contains(t, err.Error(), "sending queue is full")
+	close(release)
+	p.shutdown(t)
+}
