@@ -155,39 +155,14 @@ func boolToInt(b bool) int64 {
 
 // findBroker resolves the pprofcapture broker: the named extension, else the only one present.
 func findBroker(host component.Host, id *component.ID) (pprofcaptureextension.Broker, error) {
-	exts := host.GetExtensions()
-	if id != nil {
-		ext, ok := exts[*id]
-		if !ok {
-			return nil, fmt.Errorf("capture_extension %q is not configured in the service's extensions", id.String())
+	broker, err := pprofcaptureextension.FindBroker(host, id)
+	if err != nil {
+		if id != nil {
+			return nil, fmt.Errorf("capture_extension: %w", err)
 		}
-		broker, ok := ext.(pprofcaptureextension.Broker)
-		if !ok {
-			return nil, fmt.Errorf("capture_extension %q is not a pprofcapture extension", id.String())
-		}
-		return broker, nil
+		return nil, fmt.Errorf("a rule uses the capture action: %w (or set capture_extension)", err)
 	}
-	var found []component.ID
-	var broker pprofcaptureextension.Broker
-	for extID, ext := range exts {
-		if b, ok := ext.(pprofcaptureextension.Broker); ok {
-			found = append(found, extID)
-			broker = b
-		}
-	}
-	switch len(found) {
-	case 0:
-		return nil, errors.New("a rule uses the capture action but no pprofcapture extension is configured; add one to the service's extensions")
-	case 1:
-		return broker, nil
-	default:
-		names := make([]string, len(found))
-		for i, f := range found {
-			names[i] = f.String()
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("several pprofcapture extensions %v are configured; name one in capture_extension", names)
-	}
+	return broker, nil
 }
 
 // captureJob is one capture request waiting for the worker.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -165,12 +166,13 @@ func serviceResource(name, instance string) map[string]string {
 
 // harness runs a processor built by the factory with an observed logger, a metrics sink and a recording broker.
 type harness struct {
-	t      testing.TB
-	p      *readinessProcessor
-	logs   *observer.ObservedLogs
-	tel    *componenttest.Telemetry
-	broker *recordingBroker
-	clock  time.Time
+	t    testing.TB
+	p    *readinessProcessor
+	logs *observer.ObservedLogs
+	tel  *componenttest.Telemetry
+	// capturer is registered with a real pprofcapture extension, which the processor finds on the host.
+	capturer *recordingCapturer
+	clock    time.Time
 }
 
 func newHarness(t testing.TB, cfg *Config) *harness {
@@ -185,9 +187,11 @@ func newHarness(t testing.TB, cfg *Config) *harness {
 	set.Logger = zap.New(core)
 	p, err := newReadinessProcessor(set, cfg)
 	require.NoError(t, err)
-	h := &harness{t: t, p: p, logs: logs, tel: tel, broker: newRecordingBroker(), clock: epoch}
+	h := &harness{t: t, p: p, logs: logs, tel: tel, capturer: newRecordingCapturer(), clock: epoch}
 	p.now = func() time.Time { return h.clock }
-	host := &testHost{exts: map[component.ID]component.Component{component.MustNewID("pprofcapture"): h.broker}}
+	ext := newCaptureExtension(t)
+	t.Cleanup(ext.(pprofcaptureextension.Broker).Register(h.capturer))
+	host := &testHost{exts: map[component.ID]component.Component{component.NewID(captureType): ext}}
 	require.NoError(t, p.start(context.Background(), host))
 	t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
 	return h
@@ -236,8 +240,9 @@ type testHost struct {
 
 func (h *testHost) GetExtensions() map[component.ID]component.Component { return h.exts }
 
-// recordingBroker stands for the pprofcapture extension: the processor's unit boundary is the Broker interface.
-type recordingBroker struct {
+// recordingCapturer registers with the real pprofcapture broker in place of a pprofscrape receiver and records
+// what reaches it.
+type recordingCapturer struct {
 	mu       sync.Mutex
 	requests []pprofcaptureextension.Request
 	results  []pprofcaptureextension.Result
@@ -246,40 +251,51 @@ type recordingBroker struct {
 	received chan pprofcaptureextension.Request
 }
 
-func newRecordingBroker() *recordingBroker {
-	return &recordingBroker{received: make(chan pprofcaptureextension.Request, 64)}
+func newRecordingCapturer() *recordingCapturer {
+	return &recordingCapturer{received: make(chan pprofcaptureextension.Request, 64)}
 }
 
-func (b *recordingBroker) Start(context.Context, component.Host) error { return nil }
-func (b *recordingBroker) Shutdown(context.Context) error              { return nil }
+func (c *recordingCapturer) Owns(target pprofcaptureextension.TargetKey) bool {
+	return target.ServiceName != "unowned"
+}
 
-func (b *recordingBroker) Register(pprofcaptureextension.Capturer) func() { return func() {} }
-
-func (b *recordingBroker) Capture(ctx context.Context, req pprofcaptureextension.Request) ([]pprofcaptureextension.Result, error) {
-	if b.block != nil {
+func (c *recordingCapturer) Capture(ctx context.Context, req pprofcaptureextension.Request) ([]pprofcaptureextension.Result, error) {
+	if c.block != nil {
 		select {
-		case <-b.block:
+		case <-c.block:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
-	b.mu.Lock()
-	b.requests = append(b.requests, req)
-	results, err := b.results, b.err
-	b.mu.Unlock()
-	b.received <- req
+	c.mu.Lock()
+	c.requests = append(c.requests, req)
+	results, err := c.results, c.err
+	c.mu.Unlock()
+	c.received <- req
 	return results, err
 }
 
-func (b *recordingBroker) waitRequest(t testing.TB) pprofcaptureextension.Request {
+func (c *recordingCapturer) waitRequest(t testing.TB) pprofcaptureextension.Request {
 	t.Helper()
 	select {
-	case req := <-b.received:
+	case req := <-c.received:
 		return req
 	case <-time.After(10 * time.Second):
-		t.Fatal("no capture request reached the broker")
+		t.Fatal("no capture request reached the capturer")
 		return pprofcaptureextension.Request{}
 	}
+}
+
+var captureType = component.MustNewType("pprofcapture")
+
+// newCaptureExtension creates the real pprofcapture extension.
+func newCaptureExtension(t testing.TB) component.Component {
+	t.Helper()
+	ext, err := pprofcaptureextension.NewFactory().Create(context.Background(), extensiontest.NewNopSettings(captureType), pprofcaptureextension.NewFactory().CreateDefaultConfig())
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
+	return ext
 }
 
 // Synthetic series. Every generator is seeded, so a run is reproducible.

@@ -45,10 +45,11 @@ type readinessProcessor struct {
 	now       func() time.Time
 	startTime pcommon.Timestamp
 
-	mu      sync.Mutex
-	series  map[string]*series
-	scratch trendScratch
-	pending []transition
+	mu           sync.Mutex
+	series       map[string]*series
+	lastEviction time.Time
+	scratch      trendScratch
+	pending      []transition
 
 	captures *captureWorker
 }
@@ -206,16 +207,45 @@ func (p *readinessProcessor) lookupSeries(res pcommon.Resource, c *counts) *seri
 	return s
 }
 
-// evictIdle forgets series that sent nothing for idle_timeout; their open episodes end without a log of values.
+// evictIdle forgets series that sent nothing for idle_timeout; their open episodes end (reason "series idle").
+// It scans at most every tenth of idle_timeout.
 func (p *readinessProcessor) evictIdle() {
-	deadline := p.now().Add(-p.cfg.IdleTimeout)
+	now := p.now()
+	if now.Sub(p.lastEviction) < p.cfg.IdleTimeout/10 {
+		return
+	}
+	p.lastEviction = now
+	deadline := now.Add(-p.cfg.IdleTimeout)
 	for key, s := range p.series {
-		if s.lastSeen.Before(deadline) {
-			delete(p.series, key)
-			p.telemetry.ProcessorReadinessSeriesTracked.Add(context.Background(), -1)
-			p.logger.Debug("readiness: evicted idle series", zap.String("series", key))
+		if !s.lastSeen.Before(deadline) {
+			continue
+		}
+		for _, r := range p.rules {
+			if r.kind != KindThreshold && s.rules[r.index].active {
+				p.pending = append(p.pending, transition{series: s, rule: r, at: s.latest, details: s.rules[r.index].details, reason: "series idle"})
+			}
+		}
+		for key, st := range s.thresholds {
+			if st.active {
+				r := p.thresholdRule(key)
+				p.pending = append(p.pending, transition{series: s, rule: r, at: s.latest, details: st.details, reason: "series idle"})
+			}
+		}
+		delete(p.series, key)
+		p.telemetry.ProcessorReadinessSeriesTracked.Add(context.Background(), -1)
+		p.logger.Debug("readiness: evicted idle series", zap.String("series", key))
+	}
+}
+
+// thresholdRule finds the rule of a threshold state key (rule name, NUL, attributes).
+func (p *readinessProcessor) thresholdRule(key string) *rule {
+	name, _, _ := strings.Cut(key, "\x00")
+	for _, r := range p.rules {
+		if r.name == name {
+			return r
 		}
 	}
+	return nil
 }
 
 // ingestSignals stores the points of a runtime metric in the series history.

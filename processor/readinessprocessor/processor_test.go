@@ -205,6 +205,18 @@ func TestSeriesLimitAndEviction(t *testing.T) {
 	assert.Contains(t, h.p.series, "service.name=svc\x00service.instance.id=new\x00")
 }
 
+func TestIdleSeriesEndsItsEpisode(t *testing.T) {
+	h := newHarness(t, testConfig(goroutineRule()))
+	h.replay(namingPprofscrape, serviceResource("svc", "a"), leakSeries())
+	require.Len(t, h.starts("goroutine-leak"), 1)
+	h.clock = h.clock.Add(h.p.cfg.IdleTimeout + time.Minute)
+	h.feed(toMetrics(namingPprofscrape, serviceResource("svc", "b"), epoch, runtimeSample{OffsetMillis: 1, Goroutines: 5}))
+	ends := h.ends("goroutine-leak")
+	require.Len(t, ends, 1)
+	assert.Equal(t, "series idle", ends[0].ContextMap()["reason"])
+	assert.NotContains(t, h.p.series, "service.name=svc\x00service.instance.id=a\x00")
+}
+
 func TestAnnotateAndPassThrough(t *testing.T) {
 	cfg := testConfig(goroutineRule())
 	cfg.Rules[0].Severity = "critical"
@@ -258,7 +270,7 @@ func TestCaptureAction(t *testing.T) {
 	rule.Actions = []string{ActionCapture, ActionAnnotate}
 	rule.Capture.Duration = 5 * time.Second
 	h := newHarness(t, testConfig(rule))
-	h.broker.results = []pprofcaptureextension.Result{
+	h.capturer.results = []pprofcaptureextension.Result{
 		{Kind: pprofcaptureextension.KindGoroutine, Path: "/tmp/g.pb.gz", Size: 100, SampleType: "goroutine",
 			Summary: []pprofcaptureextension.SummaryEntry{{Function: "main.serve", File: "main.go", Line: 10, Value: 90}}},
 		{Kind: pprofcaptureextension.KindGoroutineDelta, Path: "/tmp/d.pb.gz", Size: 100, SampleType: "goroutine",
@@ -269,7 +281,7 @@ func TestCaptureAction(t *testing.T) {
 		{Kind: pprofcaptureextension.KindHeap, Err: errors.New("heap endpoint timed out")},
 	}
 	h.replay(namingPprofscrape, serviceResource("svc", "a"), leakSeries())
-	req := h.broker.waitRequest(t)
+	req := h.capturer.waitRequest(t)
 	assert.Equal(t, pprofcaptureextension.TargetKey{ServiceName: "svc", ServiceInstanceID: "a"}, req.Target)
 	assert.Equal(t, []pprofcaptureextension.Kind{"goroutine", "goroutine_delta", "heap"}, req.Kinds)
 	assert.Equal(t, "goroutine-leak", req.Reason)
@@ -285,7 +297,7 @@ func TestCaptureAction(t *testing.T) {
 	assert.Equal(t, "main.leakyHandler.func1 /src/demo/leak.go:42 before=100 after=160 (+60)", attribution[0].ContextMap()["top_site"])
 	assert.Len(t, attribution[0].ContextMap()["sites"], 1, "sites that shrank are not named")
 	select {
-	case extra := <-h.broker.received:
+	case extra := <-h.capturer.received:
 		t.Fatalf("one episode, one capture; got another: %v", extra)
 	default:
 	}
@@ -297,8 +309,8 @@ func TestCaptureRefusedAndNonBlocking(t *testing.T) {
 	cfg := testConfig(rule)
 	cfg.CaptureQueueSize = 1
 	h := newHarness(t, cfg)
-	h.broker.block = make(chan struct{})
-	h.broker.err = fmt.Errorf("target svc: %w", pprofcaptureextension.ErrRateLimited)
+	h.capturer.block = make(chan struct{})
+	h.capturer.err = fmt.Errorf("target svc: %w", pprofcaptureextension.ErrRateLimited)
 	// Four services leak at once; the broker hangs. ConsumeMetrics must not wait: one job runs, one waits in the
 	// queue, the others are refused.
 	h.replay(namingPprofscrape, serviceResource("svc", "0"), leakSeries())
@@ -310,7 +322,7 @@ func TestCaptureRefusedAndNonBlocking(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return h.logs.FilterMessage("readiness: capture not taken").FilterField(zap.String("reason", "queue_full")).Len() == 2
 	}, 10*time.Second, 10*time.Millisecond)
-	close(h.broker.block)
+	close(h.capturer.block)
 	require.Eventually(t, func() bool {
 		return h.logs.FilterMessage("readiness: capture not taken").FilterField(zap.String("reason", "rate_limited")).Len() == 2
 	}, 10*time.Second, 10*time.Millisecond)
@@ -319,23 +331,28 @@ func TestCaptureRefusedAndNonBlocking(t *testing.T) {
 func TestStartFindsBroker(t *testing.T) {
 	rule := goroutineRule()
 	rule.Actions = []string{ActionCapture}
-	other := component.MustNewIDWithName("pprofcapture", "other")
+	main := component.NewID(captureType)
+	other := component.NewIDWithName(captureType, "other")
 	tests := []struct {
 		name    string
 		named   *component.ID
-		exts    map[component.ID]component.Component
+		exts    func(t *testing.T) map[component.ID]component.Component
 		wantErr string
 	}{
-		{name: "the only one", exts: map[component.ID]component.Component{component.MustNewID("pprofcapture"): newRecordingBroker()}},
-		{name: "none", wantErr: "no pprofcapture extension is configured"},
-		{name: "two without a name", exts: map[component.ID]component.Component{
-			component.MustNewID("pprofcapture"): newRecordingBroker(), other: newRecordingBroker(),
-		}, wantErr: "name one in capture_extension"},
-		{name: "two, one named", named: &other, exts: map[component.ID]component.Component{
-			component.MustNewID("pprofcapture"): newRecordingBroker(), other: newRecordingBroker(),
+		{name: "the only one", exts: func(t *testing.T) map[component.ID]component.Component {
+			return map[component.ID]component.Component{main: newCaptureExtension(t)}
 		}},
-		{name: "named but absent", named: &other, wantErr: `capture_extension "pprofcapture/other" is not configured`},
-		{name: "named but not a broker", named: &other, exts: map[component.ID]component.Component{other: nopComponent{}}, wantErr: "is not a pprofcapture extension"},
+		{name: "none", wantErr: "a rule uses the capture action: no pprofcapture extension is configured"},
+		{name: "two without a name", exts: func(t *testing.T) map[component.ID]component.Component {
+			return map[component.ID]component.Component{main: newCaptureExtension(t), other: newCaptureExtension(t)}
+		}, wantErr: "2 pprofcapture extensions are configured"},
+		{name: "two, one named", named: &other, exts: func(t *testing.T) map[component.ID]component.Component {
+			return map[component.ID]component.Component{main: newCaptureExtension(t), other: newCaptureExtension(t)}
+		}},
+		{name: "named but absent", named: &other, wantErr: `capture_extension: extension "pprofcapture/other" not found`},
+		{name: "named but not a broker", named: &other, exts: func(*testing.T) map[component.ID]component.Component {
+			return map[component.ID]component.Component{other: nopComponent{}}
+		}, wantErr: "is not a pprofcapture extension"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,7 +360,11 @@ func TestStartFindsBroker(t *testing.T) {
 			cfg.CaptureExtension = tt.named
 			proc, err := NewFactory().CreateMetrics(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
 			require.NoError(t, err)
-			err = proc.Start(context.Background(), &testHost{exts: tt.exts})
+			host := &testHost{}
+			if tt.exts != nil {
+				host.exts = tt.exts(t)
+			}
+			err = proc.Start(context.Background(), host)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 			} else {
@@ -352,6 +373,17 @@ func TestStartFindsBroker(t *testing.T) {
 			require.NoError(t, proc.Shutdown(context.Background()))
 		})
 	}
+}
+
+func TestCaptureUnknownTarget(t *testing.T) {
+	rule := goroutineRule()
+	rule.Actions = []string{ActionCapture}
+	h := newHarness(t, testConfig(rule))
+	h.replay(namingPprofscrape, serviceResource("unowned", "a"), leakSeries())
+	require.Len(t, h.starts("goroutine-leak"), 1)
+	require.Eventually(t, func() bool {
+		return h.logs.FilterMessage("readiness: capture not taken").FilterField(zap.String("reason", "unknown_target")).Len() == 1
+	}, 10*time.Second, 10*time.Millisecond)
 }
 
 type nopComponent struct {
