@@ -62,8 +62,12 @@ func startGateway(t *testing.T, addr string) *gateway {
 		logs:     new(consumertest.LogsSink),
 	}
 	create := []func() (component.Component, error){
-		func() (component.Component, error) { return factory.CreateTraces(context.Background(), set, cfg, g.traces) },
-		func() (component.Component, error) { return factory.CreateMetrics(context.Background(), set, cfg, g.metrics) },
+		func() (component.Component, error) {
+			return factory.CreateTraces(context.Background(), set, cfg, g.traces)
+		},
+		func() (component.Component, error) {
+			return factory.CreateMetrics(context.Background(), set, cfg, g.metrics)
+		},
 		func() (component.Component, error) { return factory.CreateLogs(context.Background(), set, cfg, g.logs) },
 	}
 	for _, c := range create {
