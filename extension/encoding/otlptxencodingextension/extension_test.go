@@ -130,4 +130,3 @@ func TestFileExporterWritesOTLPTX(t *testing.T) {
 		assert.Equal(t, batches[i], got[i], fmt.Sprintf("record %d", i))
 	}
 }
-
