@@ -264,6 +264,16 @@ func (w *captureWorker) report(job captureJob, results []pprofcaptureextension.R
 		zap.String("service.name", job.request.Target.ServiceName),
 		zap.String("service.instance.id", job.request.Target.ServiceInstanceID),
 	}
+	// Goroutines per function now, from a full goroutine capture: with a delta capture it gives before and after.
+	var current map[string]int64
+	for _, res := range results {
+		if res.Kind == pprofcaptureextension.KindGoroutine && res.Err == nil {
+			current = map[string]int64{}
+			for _, e := range res.Summary {
+				current[e.Function] += e.Value
+			}
+		}
+	}
 	for _, res := range results {
 		fields := append(slices.Clone(base), zap.String("capture_kind", string(res.Kind)))
 		if res.Err != nil {
@@ -271,48 +281,58 @@ func (w *captureWorker) report(job captureJob, results []pprofcaptureextension.R
 			continue
 		}
 		fields = append(fields, zap.String("path", res.Path), zap.Int64("size", res.Size))
-		sites := attributionSites(res)
-		if len(sites) == 0 {
+		sites, grew := attributionSites(res, current)
+		if !grew {
+			if len(sites) > 0 {
+				fields = append(fields, zap.String("sample_type", res.SampleType), zap.Strings("top", sites))
+			}
 			w.logger.Info("readiness: capture taken", fields...)
 			continue
 		}
-		fields = append(fields, zap.String("sample_type", res.SampleType), zap.Strings("sites", sites))
-		if len(sites) > 0 {
-			fields = append(fields, zap.String("top_site", sites[0]))
-		}
+		fields = append(fields, zap.String("sample_type", res.SampleType), zap.Strings("sites", sites), zap.String("top_site", sites[0]))
 		w.logger.Warn("readiness: leak attribution", fields...)
 	}
 }
 
-// attributionSites formats the summary entries of a capture, growth first: for a comparison (before/after) the
-// sites that grew, otherwise the top entries.
-func attributionSites(res pprofcaptureextension.Result) []string {
+// attributionSites formats the summary of a capture. For a comparison (heap entries with before/after values) and
+// for a goroutine delta it names the call sites that grew, biggest growth first, and reports grew = true; for other
+// captures it names the top entries. current (goroutines per function now) turns a delta into before and after.
+func attributionSites(res pprofcaptureextension.Result, current map[string]int64) (sites []string, grew bool) {
 	entries := slices.Clone(res.Summary)
-	compared := false
-	for _, e := range entries {
-		if e.Before != 0 || e.After != 0 {
-			compared = true
-			break
+	compared := slices.ContainsFunc(entries, func(e pprofcaptureextension.SummaryEntry) bool { return e.Before != 0 || e.After != 0 })
+	delta := res.Kind == pprofcaptureextension.KindGoroutineDelta
+	grew = compared || delta
+	if grew {
+		entries = slices.DeleteFunc(entries, func(e pprofcaptureextension.SummaryEntry) bool {
+			return (compared && e.After-e.Before <= 0) || (!compared && e.Value <= 0)
+		})
+		for i := range entries {
+			e := &entries[i]
+			if !compared {
+				e.Value = max(e.Value, 0)
+				if after, ok := current[e.Function]; ok && after >= e.Value {
+					e.Before, e.After = after-e.Value, after
+				}
+			} else {
+				e.Value = e.After - e.Before
+			}
 		}
-	}
-	if compared {
-		entries = slices.DeleteFunc(entries, func(e pprofcaptureextension.SummaryEntry) bool { return e.After-e.Before <= 0 })
-		sort.SliceStable(entries, func(i, j int) bool { return entries[i].After-entries[i].Before > entries[j].After-entries[j].Before })
-	} else if res.Kind == pprofcaptureextension.KindGoroutineDelta {
-		entries = slices.DeleteFunc(entries, func(e pprofcaptureextension.SummaryEntry) bool { return e.Value <= 0 })
+		sort.SliceStable(entries, func(i, j int) bool { return entries[i].Value > entries[j].Value })
 	}
 	if len(entries) > maxAttributionSites {
 		entries = entries[:maxAttributionSites]
 	}
-	sites := make([]string, 0, len(entries))
 	for _, e := range entries {
 		site := e.Function + " " + e.File + ":" + strconv.FormatInt(e.Line, 10)
-		if compared {
-			site += fmt.Sprintf(" before=%d after=%d (+%d)", e.Before, e.After, e.After-e.Before)
-		} else {
+		switch {
+		case grew && (e.Before != 0 || e.After != 0):
+			site += fmt.Sprintf(" before=%d after=%d (+%d)", e.Before, e.After, e.Value)
+		case grew:
+			site += fmt.Sprintf(" (+%d)", e.Value)
+		default:
 			site += fmt.Sprintf(" value=%d", e.Value)
 		}
 		sites = append(sites, site)
 	}
-	return sites
+	return sites, grew && len(sites) > 0
 }

@@ -356,7 +356,9 @@ func (p *readinessProcessor) ingestPoint(s *series, sig signal, ts, start int64,
 	c.evaluated++
 	if sig.cumulative() && hasLast {
 		prevStart := s.startTimes[sig]
-		if v < last.v || (start != 0 && prevStart != 0 && start != prevStart) {
+		// A counter that goes down, or a new start time after our last sample (a process that started since), is
+		// a restart. A start time that merely wobbles (computed from uptime) is not.
+		if v < last.v || (start != 0 && prevStart != 0 && start != prevStart && start > last.ts) {
 			p.restart(s, ts)
 			rg = s.signals[sig]
 			hasLast = false

@@ -269,21 +269,34 @@ func TestCaptureAction(t *testing.T) {
 	rule := goroutineRule()
 	rule.Actions = []string{ActionCapture, ActionAnnotate}
 	rule.Capture.Duration = 5 * time.Second
+	rule.Capture.Kinds = []pprofcaptureextension.Kind{"goroutine", "goroutine_delta", "heap", "goroutineleak"}
 	h := newHarness(t, testConfig(rule))
+	// What the pprofscrape receiver returns: a goroutine dump summary (goroutines per function now), a delta
+	// summary (growth over the sampling time, positive entries only), a heap summary (top in-use sites, plus the
+	// sites that grew since the previous heap capture with before and after), and a failed kind.
 	h.capturer.results = []pprofcaptureextension.Result{
-		{Kind: pprofcaptureextension.KindGoroutine, Path: "/tmp/g.pb.gz", Size: 100, SampleType: "goroutine",
-			Summary: []pprofcaptureextension.SummaryEntry{{Function: "main.serve", File: "main.go", Line: 10, Value: 90}}},
+		{Kind: pprofcaptureextension.KindGoroutine, Path: "/tmp/g.txt", Size: 100, SampleType: "goroutine",
+			Summary: []pprofcaptureextension.SummaryEntry{
+				{Function: "main.leakyHandler.func1", File: "/src/demo/leak.go", Line: 42, Value: 160},
+				{Function: "main.serve", File: "main.go", Line: 10, Value: 90},
+			}},
 		{Kind: pprofcaptureextension.KindGoroutineDelta, Path: "/tmp/d.pb.gz", Size: 100, SampleType: "goroutine",
 			Summary: []pprofcaptureextension.SummaryEntry{
-				{Function: "main.leakyHandler.func1", File: "/src/demo/leak.go", Line: 42, Before: 100, After: 160, Value: 60},
-				{Function: "net/http.(*conn).serve", File: "server.go", Line: 2000, Before: 10, After: 8, Value: -2},
+				{Function: "main.leakyHandler.func1", File: "/src/demo/leak.go", Line: 42, Value: 60},
+				{Function: "main.worker", File: "w.go", Line: 7, Value: 3},
 			}},
-		{Kind: pprofcaptureextension.KindHeap, Err: errors.New("heap endpoint timed out")},
+		{Kind: pprofcaptureextension.KindHeap, Path: "/tmp/h.pb.gz", Size: 100, SampleType: "inuse_space",
+			Summary: []pprofcaptureextension.SummaryEntry{
+				{Function: "main.cache", File: "c.go", Line: 5, Value: 5000},
+				{Function: "main.cache", File: "c.go", Line: 5, Value: 4000, Before: 1000, After: 5000},
+				{Function: "main.buf", File: "b.go", Line: 9, Value: 10, Before: 10, After: 20},
+			}},
+		{Kind: pprofcaptureextension.KindGoroutineLeak, Err: errors.New("target does not serve goroutineleak")},
 	}
 	h.replay(namingPprofscrape, serviceResource("svc", "a"), leakSeries())
 	req := h.capturer.waitRequest(t)
 	assert.Equal(t, pprofcaptureextension.TargetKey{ServiceName: "svc", ServiceInstanceID: "a"}, req.Target)
-	assert.Equal(t, []pprofcaptureextension.Kind{"goroutine", "goroutine_delta", "heap"}, req.Kinds)
+	assert.Equal(t, []pprofcaptureextension.Kind{"goroutine", "goroutine_delta", "heap", "goroutineleak"}, req.Kinds)
 	assert.Equal(t, "goroutine-leak", req.Reason)
 	assert.Equal(t, 5*time.Second, req.Duration)
 	assert.Contains(t, req.Details, "growth")
@@ -294,8 +307,15 @@ func TestCaptureAction(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	attribution := h.logs.FilterMessage("readiness: leak attribution").FilterField(zap.String("capture_kind", "goroutine_delta")).All()
 	require.Len(t, attribution, 1)
-	assert.Equal(t, "main.leakyHandler.func1 /src/demo/leak.go:42 before=100 after=160 (+60)", attribution[0].ContextMap()["top_site"])
-	assert.Len(t, attribution[0].ContextMap()["sites"], 1, "sites that shrank are not named")
+	fields := attribution[0].ContextMap()
+	assert.Equal(t, "main.leakyHandler.func1 /src/demo/leak.go:42 before=100 after=160 (+60)", fields["top_site"])
+	assert.Equal(t, []any{"main.leakyHandler.func1 /src/demo/leak.go:42 before=100 after=160 (+60)", "main.worker w.go:7 (+3)"}, fields["sites"])
+	heap := h.logs.FilterMessage("readiness: leak attribution").FilterField(zap.String("capture_kind", "heap")).All()
+	require.Len(t, heap, 1)
+	assert.Equal(t, []any{"main.cache c.go:5 before=1000 after=5000 (+4000)", "main.buf b.go:9 before=10 after=20 (+10)"}, heap[0].ContextMap()["sites"])
+	dump := h.logs.FilterMessage("readiness: capture taken").FilterField(zap.String("capture_kind", "goroutine")).All()
+	require.Len(t, dump, 1)
+	assert.Equal(t, "/tmp/g.txt", dump[0].ContextMap()["path"])
 	select {
 	case extra := <-h.capturer.received:
 		t.Fatalf("one episode, one capture; got another: %v", extra)
@@ -389,4 +409,37 @@ func TestCaptureUnknownTarget(t *testing.T) {
 type nopComponent struct {
 	component.StartFunc
 	component.ShutdownFunc
+}
+
+func TestRestartFromStartTimestamp(t *testing.T) {
+	samples := leakSeries()
+	feed := func(h *harness, start func(i int, s runtimeSample) time.Time) {
+		for i, s := range samples {
+			h.clock = epoch.Add(s.at())
+			h.feed(toMetrics(namingPprofscrape, serviceResource("svc", "a"), start(i, s), s))
+		}
+	}
+	t.Run("start time after the last sample", func(t *testing.T) {
+		h := newHarness(t, testConfig(goroutineRule()))
+		restartAt := 140
+		feed(h, func(i int, _ runtimeSample) time.Time {
+			if i >= restartAt {
+				// The new process started just before its first sample; its GC count is not lower.
+				return epoch.Add(samples[restartAt].at() - time.Second)
+			}
+			return epoch.Add(-time.Hour)
+		})
+		require.Len(t, h.starts("goroutine-leak"), 1)
+		ends := h.ends("goroutine-leak")
+		require.Len(t, ends, 1)
+		assert.Equal(t, "process restarted", ends[0].ContextMap()["reason"])
+	})
+	t.Run("start time that wobbles is no restart", func(t *testing.T) {
+		h := newHarness(t, testConfig(goroutineRule()))
+		feed(h, func(i int, _ runtimeSample) time.Time {
+			return epoch.Add(-time.Hour + time.Duration(i%3)*time.Second)
+		})
+		require.Len(t, h.starts("goroutine-leak"), 1)
+		assert.Empty(t, h.ends("goroutine-leak"))
+	})
 }
