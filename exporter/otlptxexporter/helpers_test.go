@@ -46,7 +46,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startGateway starts the receiver on addr ("" picks a free port).
-func startGateway(t *testing.T, addr string) *gateway {
+func startGateway(t *testing.T, addr string, modify ...func(*otlptxreceiver.Config)) *gateway {
 	t.Helper()
 	if addr == "" {
 		addr = freeAddr(t)
@@ -54,6 +54,9 @@ func startGateway(t *testing.T, addr string) *gateway {
 	factory := otlptxreceiver.NewFactory()
 	cfg := factory.CreateDefaultConfig()
 	cfg.(*otlptxreceiver.Config).ServerConfig.NetAddr.Endpoint = addr
+	for _, m := range modify {
+		m(cfg.(*otlptxreceiver.Config))
+	}
 	set := receivertest.NewNopSettings(factory.Type())
 	g := &gateway{
 		endpoint: "http://" + addr,
