@@ -26,6 +26,7 @@ const (
 	defaultHeapMemStatsInterval    = 5 * time.Minute
 	defaultGoroutineTopStacks      = 10
 	defaultGoroutineStacksInterval = time.Minute
+	defaultGoroutineLeakInterval   = time.Minute
 	defaultRequestTimeout          = 10 * time.Second
 
 	defaultCaptureMinInterval     = 5 * time.Minute
@@ -61,6 +62,9 @@ type Config struct {
 	// groups. That page walks every goroutine's stack in the target (about 1.5 ms of target CPU per 1,000
 	// goroutines); the goroutine count itself comes from the cheap index page at every scrape.
 	GoroutineStacksInterval time.Duration `mapstructure:"goroutine_stacks_interval"`
+	// GoroutineLeakInterval is the minimum interval between two reads of goroutineleak?debug=1. Each read makes
+	// the target run a full GC cycle with leak detection.
+	GoroutineLeakInterval time.Duration `mapstructure:"goroutine_leak_interval"`
 	// GoroutineTopStacks is how many grouped stacks (the largest) are emitted as pprofscrape.goroutine.stack.count.
 	GoroutineTopStacks int `mapstructure:"goroutine_top_stacks"`
 	// Captures configures on-demand profile captures.
@@ -141,6 +145,7 @@ func createDefaultConfig() component.Config {
 		HeapMemStatsInterval:    defaultHeapMemStatsInterval,
 		GoroutineTopStacks:      defaultGoroutineTopStacks,
 		GoroutineStacksInterval: defaultGoroutineStacksInterval,
+		GoroutineLeakInterval:   defaultGoroutineLeakInterval,
 		Captures: CapturesConfig{
 			AllowedKinds: []pprofcaptureextension.Kind{
 				pprofcaptureextension.KindHeap,
@@ -190,6 +195,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.GoroutineStacksInterval < 0 {
 		errs = append(errs, errors.New("goroutine_stacks_interval must not be negative (0 reads the stacks at every scrape)"))
+	}
+	if cfg.GoroutineLeakInterval < 0 {
+		errs = append(errs, errors.New("goroutine_leak_interval must not be negative"))
 	}
 	if cfg.GoroutineTopStacks < 0 {
 		errs = append(errs, errors.New("goroutine_top_stacks must not be negative (0 disables the stacks)"))

@@ -82,6 +82,16 @@ func TestEndToEnd(t *testing.T) {
 	})
 	require.NoError(t, err, "the goroutine count follows the leak knob")
 	require.NoError(t, demo.Control(ctx, "leak", false, nil))
+	// The demo binary is built with GOEXPERIMENT=goroutineleakprofile: the leaked workers are found by the GC.
+	_, err = testbed.WaitForMetrics(ctx, metricsFile, 60*time.Second, func(p []testbed.MetricPoint) bool {
+		for _, pt := range p {
+			if pt.Name == "pprofscrape.goroutine.leaked" && pt.Value >= 100 {
+				return true
+			}
+		}
+		return false
+	})
+	require.NoError(t, err, "the goroutineleak profile reports the leaked workers")
 
 	q := url.Values{"service.name": {"checkout"}, "service.instance.id": {instance}, "kind": {"heap"}, "reason": {"e2e"}}
 	resp, err := http.Post("http://"+trigger+"/captures?"+q.Encode(), "", http.NoBody)

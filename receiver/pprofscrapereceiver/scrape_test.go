@@ -138,6 +138,43 @@ func TestGoroutineStacksAreRateCapped(t *testing.T) {
 	assert.Contains(t, metrics, "pprofscrape.thread.count")
 }
 
+func TestGoroutineLeakProfileIsReadAtItsOwnRate(t *testing.T) {
+	var leakReads atomic.Int32
+	mux := newPprofMux(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch req.URL.Path {
+		case "/debug/pprof/":
+			// A Go 1.26 GOEXPERIMENT=goroutineleakprofile build lists the profile, with a stale count.
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			page := strings.Replace(rec.Body.String(), "</table>",
+				"<tr><td>0</td><td><a href='goroutineleak?debug=1'>goroutineleak</a></td></tr>\n</table>", 1)
+			_, _ = w.Write([]byte(page))
+		case "/debug/pprof/goroutineleak":
+			leakReads.Add(1)
+			_, _ = w.Write([]byte("goroutineleak profile: total 7\n7 @ 0x1\n"))
+		default:
+			mux.ServeHTTP(w, req)
+		}
+	}))
+	defer srv.Close()
+	cfg := testConfig(srv.URL)
+	cfg.GoroutineLeakInterval = time.Hour
+	r, _ := startedReceiver(t, cfg, nil)
+
+	md, err := r.scrapeAll(context.Background())
+	require.NoError(t, err)
+	_, metrics := metricsByName(t, md)
+	require.Contains(t, metrics, "pprofscrape.goroutine.leaked")
+	assert.Equal(t, int64(7), intValue(t, metrics["pprofscrape.goroutine.leaked"]), "from the profile, not the stale index count")
+
+	md, err = r.scrapeAll(context.Background())
+	require.NoError(t, err)
+	_, metrics = metricsByName(t, md)
+	assert.NotContains(t, metrics, "pprofscrape.goroutine.leaked")
+	assert.Equal(t, int32(1), leakReads.Load(), "each read costs the target a full GC: once per goroutine_leak_interval")
+}
+
 func TestTargetDownLogsOncePerChange(t *testing.T) {
 	var down atomic.Bool
 	mux := newPprofMux(true)

@@ -51,6 +51,7 @@ type target struct {
 	leakAbsent     bool
 	lastHeapRead   time.Time
 	lastStacksRead time.Time
+	lastLeakRead   time.Time
 	lastCaptureAt  time.Time
 	lastCaptureOK  bool
 }
@@ -143,7 +144,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	m := t.rcfg.Metrics
 
 	t.mu.Lock()
-	expvarAbsent, leakAbsent, lastHeap, lastStacks := t.expvarAbsent, t.leakAbsent, t.lastHeapRead, t.lastStacksRead
+	expvarAbsent, leakAbsent, lastHeap, lastStacks, lastLeak := t.expvarAbsent, t.leakAbsent, t.lastHeapRead, t.lastStacksRead, t.lastLeakRead
 	t.mu.Unlock()
 
 	expvarPath := t.cfg.expvarPath()
@@ -247,13 +248,11 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 		res.record(t, err)
 	}
 
-	switch total, ok := indexCounts["goroutineleak"]; {
-	case !m.PprofscrapeGoroutineLeaked.Enabled:
-	case ok:
-		res.leaked = &total
-	case indexCounts != nil:
-		// Listed only by Go 1.26+ built with GOEXPERIMENT=goroutineleakprofile: absence is normal.
-	case !leakAbsent:
+	// The index page's goroutineleak count is the result of the last leak-detecting GC, which only runs when the
+	// profile itself is written; reading the profile runs one (a full GC in the target), so it has its own rate.
+	_, leakListed := indexCounts["goroutineleak"]
+	leakServed := leakListed || (indexCounts == nil && !leakAbsent)
+	if m.PprofscrapeGoroutineLeaked.Enabled && leakServed && now.Sub(lastLeak) >= t.rcfg.GoroutineLeakInterval {
 		err := t.get(ctx, t.pprofURL("goroutineleak", "debug=1"), func(r io.Reader) error {
 			total, perr := parseProfileTotal(r, "goroutineleak")
 			if perr == nil {
@@ -261,10 +260,15 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 			}
 			return perr
 		})
-		if isNotFound(err) {
+		switch {
+		case isNotFound(err):
+			// Served only by Go 1.26+ built with GOEXPERIMENT=goroutineleakprofile: absence is normal.
 			leakAbsent = true
-		} else {
-			res.record(t, err)
+		case err == nil:
+			res.successes++
+			lastLeak = now
+		default:
+			res.fail(t, err)
 		}
 	}
 
@@ -290,7 +294,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	}
 
 	t.mu.Lock()
-	t.expvarAbsent, t.leakAbsent, t.lastHeapRead, t.lastStacksRead = expvarAbsent, leakAbsent, lastHeap, lastStacks
+	t.expvarAbsent, t.leakAbsent, t.lastHeapRead, t.lastStacksRead, t.lastLeakRead = expvarAbsent, leakAbsent, lastHeap, lastStacks, lastLeak
 	t.mu.Unlock()
 	return res
 }
@@ -329,7 +333,7 @@ func (t *target) scrape(ctx context.Context) pmetric.Metrics {
 	if restarted {
 		// The process restarted between the last good scrape and this one: its counters begin again there.
 		t.startTime = t.lastOK
-		t.expvarAbsent, t.leakAbsent, t.lastHeapRead = false, false, time.Time{}
+		t.expvarAbsent, t.leakAbsent, t.lastHeapRead, t.lastLeakRead = false, false, time.Time{}, time.Time{}
 	}
 	if res.mem != nil {
 		t.prevMem = res.mem
