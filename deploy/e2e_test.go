@@ -123,6 +123,18 @@ func newTier(t *testing.T, bin, name string, run collectorRun, w loopbackWorld) 
 			env = append(env, k+"="+v) // GOMEMLIMIT and friends, as deployed
 		}
 	}
+	// A path written into the config without an env variable would make this test write outside its temp dirs.
+	local := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		local[k] = v
+	}
+	local["OTELCOL_READY_STORAGE_DIR"] = stateDir
+	for _, p := range parseConfig(t, run.Source, run.Config, local).absolutePaths() {
+		if !strings.HasPrefix(p.value, dir) {
+			t.Fatalf("%s: %s = %s cannot be moved into the test's directory; make it an ${env:...} variable in the shipped config", run.Source, p.key, p.value)
+		}
+	}
 	t.Logf("%s (%s) env: %v", name, run.Source, env)
 	tr.Collector = testbed.NewCollector(t, bin, testbed.CollectorConfig{
 		Name:        name,

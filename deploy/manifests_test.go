@@ -451,6 +451,33 @@ func (p parsedConfig) value(section, typ, field string) (string, bool) {
 	return resolveEnv(fmt.Sprint(v), p.env), true
 }
 
+type configPath struct{ key, value string }
+
+// absolutePaths returns every string in the config that is an absolute path once env references are resolved.
+func (p parsedConfig) absolutePaths() []configPath {
+	var out []configPath
+	var walk func(key string, v any)
+	walk = func(key string, v any) {
+		switch vv := v.(type) {
+		case map[string]any:
+			for k, child := range vv {
+				walk(key+"::"+k, child)
+			}
+		case []any:
+			for i, child := range vv {
+				walk(fmt.Sprintf("%s[%d]", key, i), child)
+			}
+		case string:
+			if r := resolveEnv(vv, p.env); strings.HasPrefix(r, "/") {
+				out = append(out, configPath{key: strings.TrimPrefix(key, "::"), value: r})
+			}
+		}
+	}
+	walk("", p.raw)
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
+
 // envNames returns every variable the config reads.
 func envNames(cfg []byte) map[string]bool {
 	names := map[string]bool{}
@@ -603,15 +630,22 @@ func checkPodContainer(t *testing.T, run collectorRun, cfg parsedConfig) {
 		}
 	}
 
-	// file_storage: its directory is on a writable volume (the root filesystem is read-only).
-	if dir, ok := cfg.value("extensions", "file_storage", "directory"); ok {
-		vol := volumeFor(pod, c, dir)
+	// Every absolute path the config uses (file_storage directory, capture directories, file exporters) must be on
+	// a writable volume: the root filesystem is read-only. Only the mounted config directory is exempt.
+	for _, p := range cfg.absolutePaths() {
+		if p.value == configMountDir || strings.HasPrefix(p.value, configMountDir+"/") {
+			continue
+		}
+		vol := volumeFor(pod, c, p.value)
 		switch {
 		case vol == nil:
-			t.Errorf("file_storage directory %s is not on a mounted volume", dir)
+			t.Errorf("%s = %s is not on a writable mounted volume (the root filesystem is read-only)", p.key, p.value)
 		case vol.EmptyDir == nil && vol.PersistentVolumeClaim == nil && vol.Ephemeral == nil:
-			t.Errorf("file_storage directory %s is on volume %s, which is neither emptyDir nor a PVC", dir, vol.Name)
+			t.Errorf("%s = %s is on volume %s, which is neither emptyDir nor a PVC", p.key, p.value, vol.Name)
 		}
+	}
+	if _, ok := cfg.value("extensions", "file_storage", "directory"); !ok {
+		t.Error("no file_storage directory: the persistent sending queues need one")
 	}
 
 	sc := c.SecurityContext
