@@ -18,10 +18,7 @@ func TestSidecarFootprint(t *testing.T) {
 	mon := newMonitor(t)
 	app := testbed.StartDemoApp(t, demoAppBinary(t), testbed.DemoAppOptions{Modes: []string{"healthy"}, Monitor: mon})
 	backend := testbed.StartMockBackend(t)
-	sidecarConfig, err := testbed.RepoPath("distro/config/sidecar.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sidecarConfig := distroConfig(t, "sidecar.yaml")
 	grpcIn := testbed.FreeEndpoint(t)
 	sidecar := testbed.NewCollector(t, bin, testbed.CollectorConfig{
 		Name: "sidecar", Template: sidecarConfig, Monitor: mon,

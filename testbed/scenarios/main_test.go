@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -124,6 +125,20 @@ func waitDelivered(t *testing.T, sent map[testbed.Signal]*testbed.IDCounter, bac
 		t.Errorf("%d acknowledged items never reached the backend", res.Lost())
 	}
 	return res
+}
+
+// distroConfig returns the path of a shipped config: distro/config/<name>, or <$TESTBED_DISTRO_CONFIG_DIR>/<name>
+// to try a candidate change before it is shipped.
+func distroConfig(t *testing.T, name string) string {
+	t.Helper()
+	if dir := os.Getenv("TESTBED_DISTRO_CONFIG_DIR"); dir != "" {
+		return filepath.Join(dir, name)
+	}
+	p, err := testbed.RepoPath("distro/config/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

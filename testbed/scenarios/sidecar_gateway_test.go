@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,9 +17,16 @@ import (
 // duplicates are counted and reported (upstream exporterhelper's persistent queue is at-least-once).
 func TestSidecarGateway(t *testing.T) {
 	bin := scenarioSetup(t)
-	backend := testbed.StartMockBackend(t)
-	mon := newMonitor(t)
+	t.Run("testbed-configs", func(t *testing.T) { runSidecarGateway(t, bin, testbedTiers) })
+	t.Run("shipped-configs", func(t *testing.T) { runSidecarGateway(t, bin, shippedTiers) })
+}
 
+// tierSetup creates the gateway (exporting to backend) and the sidecar (exporting to the gateway); it returns them
+// with the sidecar's OTLP/gRPC and OTLP/HTTP endpoints.
+type tierSetup func(t *testing.T, bin string, mon *testbed.ResourceMonitor, backend *testbed.MockBackend) (sidecar, gateway *testbed.Collector, grpcIn, httpIn string)
+
+// testbedTiers uses testbed/configs/tier.yaml.tmpl: persistent queues, no batch processor.
+func testbedTiers(t *testing.T, bin string, mon *testbed.ResourceMonitor, backend *testbed.MockBackend) (*testbed.Collector, *testbed.Collector, string, string) {
 	gatewayGRPC := testbed.FreeEndpoint(t)
 	gateway := testbed.NewCollector(t, bin, testbed.CollectorConfig{
 		Name: "gateway", Template: "tier.yaml.tmpl", Monitor: mon,
@@ -37,6 +45,42 @@ func TestSidecarGateway(t *testing.T) {
 			"MemoryLimitMiB": 400, "SpikeLimitMiB": 80,
 		},
 	})
+	return sidecar, gateway, sidecarGRPC, sidecarHTTP
+}
+
+// shippedTiers runs distro/config/sidecar.yaml and gateway.yaml unchanged, through their ${env:} variables
+// ($TESTBED_DISTRO_CONFIG_DIR points at candidate versions of those two files instead).
+func shippedTiers(t *testing.T, bin string, mon *testbed.ResourceMonitor, backend *testbed.MockBackend) (*testbed.Collector, *testbed.Collector, string, string) {
+	gatewayConfig, sidecarConfig := distroConfig(t, "gateway.yaml"), distroConfig(t, "sidecar.yaml")
+	gatewayGRPC := testbed.FreeEndpoint(t)
+	gateway := testbed.NewCollector(t, bin, testbed.CollectorConfig{
+		Name: "gateway", Template: gatewayConfig, Monitor: mon,
+		Env: []string{
+			"OTELCOL_READY_OTLP_GRPC_ENDPOINT=" + gatewayGRPC,
+			"OTELCOL_READY_OTLP_HTTP_ENDPOINT=" + testbed.FreeEndpoint(t),
+			"OTELCOL_READY_BACKEND_ENDPOINT=" + backend.GRPCEndpoint(),
+			"OTELCOL_READY_BACKEND_INSECURE=true",
+		},
+	})
+	sidecarGRPC, sidecarHTTP := testbed.FreeEndpoint(t), testbed.FreeEndpoint(t)
+	sidecar := testbed.NewCollector(t, bin, testbed.CollectorConfig{
+		Name: "sidecar", Template: sidecarConfig, Monitor: mon,
+		Env: []string{
+			"OTELCOL_READY_OTLP_GRPC_ENDPOINT=" + sidecarGRPC,
+			"OTELCOL_READY_OTLP_HTTP_ENDPOINT=" + sidecarHTTP,
+			// Nothing listens there: the scrape fails and only adds an "up" series, which carries no testbed.id.
+			"OTELCOL_READY_GO_SERVICE=" + testbed.FreeEndpoint(t),
+			"OTELCOL_READY_GATEWAY_ENDPOINT=" + gatewayGRPC,
+			"OTELCOL_READY_GATEWAY_INSECURE=true",
+		},
+	})
+	return sidecar, gateway, sidecarGRPC, sidecarHTTP
+}
+
+func runSidecarGateway(t *testing.T, bin string, setup tierSetup) {
+	backend := testbed.StartMockBackend(t)
+	mon := newMonitor(t)
+	sidecar, gateway, sidecarGRPC, sidecarHTTP := setup(t, bin, mon, backend)
 	gateway.MustStart()
 	sidecar.MustStart()
 
@@ -106,7 +150,7 @@ func TestSidecarGateway(t *testing.T) {
 	sc, gw := mon.Usage("sidecar"), mon.Usage("gateway")
 	recordRow(t, testbed.Row{
 		Scenario:   "2-sidecar-gateway",
-		Transport:  "otlp-grpc/otlp-http -> sidecar -> otlp_grpc -> gateway -> otlp_grpc",
+		Transport:  strings.TrimPrefix(t.Name(), "TestSidecarGateway/"),
 		Items:      sent,
 		Seconds:    loadElapsed.Seconds(),
 		CPUSeconds: sc.CPUSeconds + gw.CPUSeconds,
