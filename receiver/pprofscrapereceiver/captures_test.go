@@ -290,3 +290,17 @@ func TestRetentionTotalBytesBudget(t *testing.T) {
 	_, err = os.Stat(second.Path)
 	assert.NoError(t, err)
 }
+
+func TestRetentionMaxAge(t *testing.T) {
+	s := newCaptureSetup(t, nil)
+	old := s.capture(t, pprofcaptureextension.KindGoroutine)[0]
+	require.NoError(t, old.Err)
+	weekAgo := time.Now().Add(-8 * 24 * time.Hour)
+	require.NoError(t, os.Chtimes(old.Path, weekAgo, weekAgo))
+	fresh := s.capture(t, pprofcaptureextension.KindGoroutine)[0]
+	require.NoError(t, fresh.Err)
+	_, err := os.Stat(old.Path)
+	assert.True(t, os.IsNotExist(err), "older than max_age (7 days by default)")
+	_, err = os.Stat(fresh.Path)
+	assert.NoError(t, err)
+}

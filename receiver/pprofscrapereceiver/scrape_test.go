@@ -239,6 +239,8 @@ func TestScrapeFaults(t *testing.T) {
 		name       string
 		handler    http.HandlerFunc
 		wantReason string
+		// wantOnly: the first failure ends the scrape (a hung target costs one request_timeout per scrape).
+		wantOnly bool
 	}{
 		{
 			name: "slow target",
@@ -249,6 +251,7 @@ func TestScrapeFaults(t *testing.T) {
 				}
 			},
 			wantReason: reasonTimeout,
+			wantOnly:   true,
 		},
 		{
 			name: "endless body",
@@ -259,6 +262,13 @@ func TestScrapeFaults(t *testing.T) {
 						return
 					}
 				}
+			},
+			wantReason: reasonBodyTooLarge,
+		},
+		{
+			name: "oversized body",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte("goroutine profile: total 1\n" + strings.Repeat("1 @ 0x1\n", 20000)))
 			},
 			wantReason: reasonBodyTooLarge,
 		},
@@ -303,6 +313,9 @@ func TestScrapeFaults(t *testing.T) {
 				reasons[reason.AsString()] += dp.Value
 			}
 			assert.Positive(t, reasons[tt.wantReason], "reasons: %v", reasons)
+			if tt.wantOnly {
+				assert.Equal(t, map[string]int64{tt.wantReason: 1}, reasons)
+			}
 		})
 	}
 }

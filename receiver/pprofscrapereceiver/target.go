@@ -103,9 +103,30 @@ type scrapeResult struct {
 	// successes counts the requests that returned runtime data; the target is up when there is at least one.
 	successes int
 	errs      []error
+	// unreachable is set once a request failed to connect or timed out: the rest of the scrape is skipped.
+	unreachable bool
+}
+
+// errSkipped marks the requests not sent because the target already proved unreachable in this scrape.
+var errSkipped = errors.New("skipped: target unreachable")
+
+// get sends one request unless an earlier one of this scrape found the target unreachable (connection refused or
+// timeout): a hung target then costs one request_timeout per scrape, not one per request.
+func (r *scrapeResult) get(ctx context.Context, t *target, url string, consume func(io.Reader) error) error {
+	if r.unreachable {
+		return errSkipped
+	}
+	err := t.get(ctx, url, consume)
+	if reason := reasonOf(err); err != nil && (reason == reasonConnection || reason == reasonTimeout) {
+		r.unreachable = true
+	}
+	return err
 }
 
 func (r *scrapeResult) fail(t *target, err error) {
+	if errors.Is(err, errSkipped) {
+		return
+	}
 	r.errs = append(r.errs, err)
 	t.telemetry.PprofscrapeScrapeErrors.Add(context.Background(), 1,
 		metric.WithAttributes(attribute.String("reason", reasonOf(err))))
@@ -150,7 +171,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	expvarPath := t.cfg.expvarPath()
 	if expvarPath != "" && !expvarAbsent {
 		var page expvarPage
-		err := t.get(ctx, t.url(expvarPath), func(r io.Reader) error {
+		err := res.get(ctx, t, t.url(expvarPath), func(r io.Reader) error {
 			var perr error
 			page, perr = parseExpvar(r)
 			if errors.Is(perr, errNoMemStats) {
@@ -174,7 +195,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	}
 
 	if res.mem == nil && expvarAbsent && t.memStatsWanted() && now.Sub(lastHeap) >= t.rcfg.HeapMemStatsInterval {
-		err := t.get(ctx, t.pprofURL("heap", "debug=1"), func(r io.Reader) error {
+		err := res.get(ctx, t, t.pprofURL("heap", "debug=1"), func(r io.Reader) error {
 			mem, perr := parseHeapMemStats(r)
 			if perr == nil {
 				res.mem = &mem
@@ -193,7 +214,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	// walking any stack: one cheap request instead of three profile renderings.
 	var indexCounts map[string]int64
 	if m.GoGoroutineCount.Enabled || m.PprofscrapeThreadCount.Enabled || m.PprofscrapeGoroutineLeaked.Enabled {
-		err := t.get(ctx, t.pprofURL("", ""), func(r io.Reader) error {
+		err := res.get(ctx, t, t.pprofURL("", ""), func(r io.Reader) error {
 			var perr error
 			indexCounts, perr = parseIndexCounts(r)
 			return perr
@@ -212,7 +233,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 		res.goroutines = &total
 	}
 	if withStacks || (m.GoGoroutineCount.Enabled && res.goroutines == nil) {
-		err := t.get(ctx, t.pprofURL("goroutine", "debug=1"), func(r io.Reader) error {
+		err := res.get(ctx, t, t.pprofURL("goroutine", "debug=1"), func(r io.Reader) error {
 			if withStacks {
 				total, stacks, perr := parseGoroutineStacks(r, t.rcfg.GoroutineTopStacks)
 				if perr == nil {
@@ -238,7 +259,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	if total, ok := indexCounts["threadcreate"]; ok && m.PprofscrapeThreadCount.Enabled {
 		res.threads = &total
 	} else if m.PprofscrapeThreadCount.Enabled {
-		err := t.get(ctx, t.pprofURL("threadcreate", "debug=1"), func(r io.Reader) error {
+		err := res.get(ctx, t, t.pprofURL("threadcreate", "debug=1"), func(r io.Reader) error {
 			total, perr := parseProfileTotal(r, "threadcreate")
 			if perr == nil {
 				res.threads = &total
@@ -253,7 +274,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	_, leakListed := indexCounts["goroutineleak"]
 	leakServed := leakListed || (indexCounts == nil && !leakAbsent)
 	if m.PprofscrapeGoroutineLeaked.Enabled && leakServed && now.Sub(lastLeak) >= t.rcfg.GoroutineLeakInterval {
-		err := t.get(ctx, t.pprofURL("goroutineleak", "debug=1"), func(r io.Reader) error {
+		err := res.get(ctx, t, t.pprofURL("goroutineleak", "debug=1"), func(r io.Reader) error {
 			total, perr := parseProfileTotal(r, "goroutineleak")
 			if perr == nil {
 				res.leaked = &total
@@ -273,7 +294,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	}
 
 	if m.PprofscrapeMutexContentions.Enabled {
-		err := t.get(ctx, t.pprofURL("mutex", "debug=1"), func(r io.Reader) error {
+		err := res.get(ctx, t, t.pprofURL("mutex", "debug=1"), func(r io.Reader) error {
 			n, perr := parseContentionCount(r)
 			if perr == nil {
 				res.mutexEvents = &n
@@ -283,7 +304,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 		res.record(t, err)
 	}
 	if m.PprofscrapeBlockEvents.Enabled {
-		err := t.get(ctx, t.pprofURL("block", "debug=1"), func(r io.Reader) error {
+		err := res.get(ctx, t, t.pprofURL("block", "debug=1"), func(r io.Reader) error {
 			n, perr := parseContentionCount(r)
 			if perr == nil {
 				res.blockEvents = &n
