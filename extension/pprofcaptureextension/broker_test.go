@@ -28,7 +28,7 @@ func (f *fakeCapturer) Capture(_ context.Context, req Request) ([]Result, error)
 	f.requests = append(f.requests, req)
 	results := make([]Result, 0, len(req.Kinds))
 	for _, k := range req.Kinds {
-		results = append(results, Result{Kind: k, Path: "/captures/" + string(k)})
+		results = append(results, Result{Kind: k, Path: "/captures/" + string(k), Summary: []SummaryEntry{{Function: "main.grow", Value: 7}}})
 	}
 	return results, nil
 }

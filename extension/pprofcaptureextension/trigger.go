@@ -24,12 +24,22 @@ type triggerServer struct {
 
 // resultJSON is Result as the trigger answers it.
 type resultJSON struct {
-	Kind       Kind           `json:"kind"`
-	Path       string         `json:"path,omitempty"`
-	Size       int64          `json:"size,omitempty"`
-	SampleType string         `json:"sample_type,omitempty"`
-	Summary    []SummaryEntry `json:"summary,omitempty"`
-	Error      string         `json:"error,omitempty"`
+	Kind       Kind          `json:"kind"`
+	Path       string        `json:"path,omitempty"`
+	Size       int64         `json:"size,omitempty"`
+	SampleType string        `json:"sample_type,omitempty"`
+	Summary    []summaryJSON `json:"summary,omitempty"`
+	Error      string        `json:"error,omitempty"`
+}
+
+// summaryJSON is SummaryEntry as the trigger answers it.
+type summaryJSON struct {
+	Function string `json:"function"`
+	File     string `json:"file,omitempty"`
+	Line     int64  `json:"line,omitempty"`
+	Value    int64  `json:"value"`
+	Before   int64  `json:"before,omitempty"`
+	After    int64  `json:"after,omitempty"`
 }
 
 func startTrigger(cfg *TriggerConfig, broker Broker, logger *zap.Logger) (*triggerServer, error) {
@@ -105,7 +115,10 @@ func (t *triggerServer) serveCapture(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]resultJSON, 0, len(results))
 	for _, res := range results {
-		rj := resultJSON{Kind: res.Kind, Path: res.Path, Size: res.Size, SampleType: res.SampleType, Summary: res.Summary}
+		rj := resultJSON{Kind: res.Kind, Path: res.Path, Size: res.Size, SampleType: res.SampleType}
+		for _, e := range res.Summary {
+			rj.Summary = append(rj.Summary, summaryJSON(e))
+		}
 		if res.Err != nil {
 			rj.Error = res.Err.Error()
 		}
