@@ -175,6 +175,34 @@ func TestGoroutineLeakProfileIsReadAtItsOwnRate(t *testing.T) {
 	assert.Equal(t, int32(1), leakReads.Load(), "each read costs the target a full GC: once per goroutine_leak_interval")
 }
 
+func TestMaxConcurrentScrapes(t *testing.T) {
+	var inFlight, peak atomic.Int32
+	mux := newPprofMux(true)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond) // let scrapes overlap if the limit allowed it
+		mux.ServeHTTP(w, req)
+	})
+	var endpoints []string
+	for range 4 {
+		endpoints = append(endpoints, faultServer(t, handler))
+	}
+	cfg := testConfig(endpoints...)
+	cfg.MaxConcurrentScrapes = 1
+	r, _ := startedReceiver(t, cfg, nil)
+	md, err := r.scrapeAll(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 4, md.ResourceMetrics().Len())
+	assert.Equal(t, int32(1), peak.Load(), "one target at a time, one request at a time per target")
+}
+
 func TestTargetDownLogsOncePerChange(t *testing.T) {
 	var down atomic.Bool
 	mux := newPprofMux(true)
