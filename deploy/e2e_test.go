@@ -283,20 +283,23 @@ func waitDelivered(t *testing.T, backend *testbed.MockBackend, timeout time.Dura
 func TestSidecarGatewayFromManifests(t *testing.T) {
 	bin := collectorBinary(t)
 	demo := testbed.StartDemoApp(t, demoAppBinary(t), testbed.DemoAppOptions{Args: []string{"-duration", "2m"}})
-	backend := testbed.StartMockBackend(t)
-	gateway, sidecar := startPair(t, bin, backend.GRPCEndpoint(), demo.Addr(),
+	backend := startNamingBackend(t)
+	gateway, sidecar := startPair(t, bin, backend.Endpoint(), demo.Addr(),
 		map[string]string{"OTELCOL_READY_SCRAPE_INTERVAL": "1s"})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	// The service's own OTLP telemetry, stood in for by the load generator on the sidecar's OTLP port.
 	gen := sendLoad(t, ctx, sidecar.otlpGRPCListener(t), 1, 1500)
-	res := waitDelivered(t, backend, 60*time.Second, gen)
+	res := waitDelivered(t, backend.MockBackend, 60*time.Second, gen)
 	t.Logf("OTLP through sidecar and gateway: %s", res)
 
-	// Items without a testbed id can only come from the sidecar's scrape of the demo service.
-	if !testbed.WaitUntil(ctx, 30*time.Second, 200*time.Millisecond, func() bool { return backend.Untracked() > 0 }) {
-		t.Fatal("no scraped metrics of the demo service reached the backend")
+	// The demo service's own metrics, scraped by the sidecar, under the service name the manifest gives it.
+	service := sidecar.run.Env["OTELCOL_READY_SERVICE_NAME"]
+	if !testbed.WaitUntil(ctx, 30*time.Second, 200*time.Millisecond, func() bool {
+		return backend.HasMetric(service, "demoapp_info") && backend.HasMetric(service, "go_goroutines")
+	}) {
+		t.Fatalf("the demo service's metrics (demoapp_info, go_goroutines with service.name %q) did not reach the backend", service)
 	}
 	for _, c := range []*tier{sidecar, gateway} {
 		if err := c.Stop(); err != nil {
