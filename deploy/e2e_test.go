@@ -34,6 +34,8 @@ type tier struct {
 	run collectorRun
 	// listeners maps a port the manifest's config listens on ("4317") to the loopback endpoint it got here.
 	listeners map[string]string
+	// pathVars are the env variables that make up a directory or file the collector writes to.
+	pathVars map[string]bool
 }
 
 // loopbackWorld says where the addresses in a manifest point to when it runs on loopback.
@@ -93,7 +95,12 @@ func newTier(t *testing.T, bin, name string, run collectorRun, w loopbackWorld) 
 		t.Fatal(err)
 	}
 	stateDir := filepath.Join(dir, "state")
-	tr := &tier{run: run, listeners: map[string]string{}}
+	tr := &tier{run: run, listeners: map[string]string{}, pathVars: map[string]bool{}}
+	for _, p := range parseConfig(t, run.Source, run.Config, run.Env).writtenPaths() {
+		for n := range envNames([]byte(p.raw)) {
+			tr.pathVars[n] = true
+		}
+	}
 	var env []string
 	defaults := configDefaults(run.Config)
 	names := make([]string, 0, len(defaults))
@@ -130,7 +137,7 @@ func newTier(t *testing.T, bin, name string, run collectorRun, w loopbackWorld) 
 		local[k] = v
 	}
 	local["OTELCOL_READY_STORAGE_DIR"] = stateDir
-	for _, p := range parseConfig(t, run.Source, run.Config, local).absolutePaths() {
+	for _, p := range parseConfig(t, run.Source, run.Config, local).writtenPaths() {
 		if !strings.HasPrefix(p.value, dir) {
 			t.Fatalf("%s: %s = %s cannot be moved into the test's directory; make it an ${env:...} variable in the shipped config", run.Source, p.key, p.value)
 		}
@@ -148,7 +155,7 @@ func newTier(t *testing.T, bin, name string, run collectorRun, w loopbackWorld) 
 
 func (tr *tier) localize(t *testing.T, name, value, stateDir string, w loopbackWorld) (string, bool) {
 	t.Helper()
-	if strings.HasPrefix(value, "/") {
+	if tr.pathVars[name] {
 		return filepath.Join(stateDir, strings.ToLower(strings.TrimPrefix(name, "OTELCOL_READY_"))), true
 	}
 	host, port, ok := splitEndpoint(value)

@@ -451,29 +451,33 @@ func (p parsedConfig) value(section, typ, field string) (string, bool) {
 	return resolveEnv(fmt.Sprint(v), p.env), true
 }
 
-type configPath struct{ key, value string }
+type configPath struct{ key, raw, value string }
 
-// absolutePaths returns every string in the config that is an absolute path once env references are resolved.
-func (p parsedConfig) absolutePaths() []configPath {
+// writtenPaths returns every filesystem location the collector writes to: each `directory` setting (file_storage,
+// capture directories) and the `path` of file exporters, with env references resolved. URL paths (health_check
+// `path`, pprof path prefixes) are not filesystem locations and are left out.
+func (p parsedConfig) writtenPaths() []configPath {
 	var out []configPath
-	var walk func(key string, v any)
-	walk = func(key string, v any) {
+	var walk func(key []string, v any)
+	walk = func(key []string, v any) {
 		switch vv := v.(type) {
 		case map[string]any:
 			for k, child := range vv {
-				walk(key+"::"+k, child)
+				walk(append(slices.Clone(key), k), child)
 			}
 		case []any:
 			for i, child := range vv {
-				walk(fmt.Sprintf("%s[%d]", key, i), child)
+				walk(append(slices.Clone(key), fmt.Sprintf("[%d]", i)), child)
 			}
 		case string:
-			if r := resolveEnv(vv, p.env); strings.HasPrefix(r, "/") {
-				out = append(out, configPath{key: strings.TrimPrefix(key, "::"), value: r})
+			last := key[len(key)-1]
+			fileExporterPath := len(key) == 3 && key[0] == "exporters" && (key[1] == "file" || strings.HasPrefix(key[1], "file/")) && last == "path"
+			if last == "directory" || fileExporterPath {
+				out = append(out, configPath{key: strings.Join(key, "::"), raw: vv, value: resolveEnv(vv, p.env)})
 			}
 		}
 	}
-	walk("", p.raw)
+	walk(nil, p.raw)
 	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out
 }
@@ -630,10 +634,11 @@ func checkPodContainer(t *testing.T, run collectorRun, cfg parsedConfig) {
 		}
 	}
 
-	// Every absolute path the config uses (file_storage directory, capture directories, file exporters) must be on
-	// a writable volume: the root filesystem is read-only. Only the mounted config directory is exempt.
-	for _, p := range cfg.absolutePaths() {
-		if p.value == configMountDir || strings.HasPrefix(p.value, configMountDir+"/") {
+	// Every place the config writes to (file_storage, capture directories, file exporters) must be an absolute path
+	// on a writable volume: the root filesystem is read-only, and a relative path would resolve against "/".
+	for _, p := range cfg.writtenPaths() {
+		if !strings.HasPrefix(p.value, "/") {
+			t.Errorf("%s = %q is relative; in the container it resolves against / (read-only): use an absolute path under a mounted volume", p.key, p.value)
 			continue
 		}
 		vol := volumeFor(pod, c, p.value)
