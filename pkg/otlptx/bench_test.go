@@ -11,8 +11,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/golang/snappy"
 	"github.com/klauspost/compress/s2"
