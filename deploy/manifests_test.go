@@ -760,6 +760,7 @@ func TestGatewayWiring(t *testing.T) {
 			if o.Spec.MinReplicas == nil || *o.Spec.MinReplicas < 2 {
 				t.Errorf("HPA %s minReplicas must be at least 2 so the PDB allows voluntary disruptions", o.Name)
 			}
+			checkHPAMemoryBelowSoftLimit(t, o, gateway)
 		case *policyv1.PodDisruptionBudget:
 			pdb = true
 			if o.Spec.Selector == nil || !selects(o.Spec.Selector.MatchLabels) {
@@ -799,6 +800,38 @@ func TestGatewayWiring(t *testing.T) {
 			if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return fmt.Sprint(p.Port) == port }) {
 				t.Errorf("%s: %s=%s: Service %s has no port %s", run.Source, name, value, svcName, port)
 			}
+		}
+	}
+}
+
+// checkHPAMemoryBelowSoftLimit: a memory utilization target must make the HPA add pods before memory_limiter's soft
+// limit (limit_mib - spike_limit_mib), where the gateway starts refusing data.
+func checkHPAMemoryBelowSoftLimit(t *testing.T, hpa *autoscalingv2.HorizontalPodAutoscaler, gateway *appsv1.Deployment) {
+	t.Helper()
+	var run *collectorRun
+	for _, r := range collectorRuns(t) {
+		if r.Container != nil && r.Container.Name == gateway.Spec.Template.Spec.Containers[0].Name && strings.Contains(r.Source, "/gateway/") {
+			run = &r
+		}
+	}
+	if run == nil {
+		t.Fatal("no gateway collector container")
+	}
+	cfg := parseConfig(t, run.Source, run.Config, run.Env)
+	limit, _ := cfg.value("processors", "memory_limiter", "limit_mib")
+	spike, _ := cfg.value("processors", "memory_limiter", "spike_limit_mib")
+	var limitMiB, spikeMiB int64
+	fmt.Sscanf(limit, "%d", &limitMiB)
+	fmt.Sscanf(spike, "%d", &spikeMiB)
+	request := run.Container.Resources.Requests.Memory().Value() >> 20
+	for _, m := range hpa.Spec.Metrics {
+		if m.Resource == nil || m.Resource.Name != corev1.ResourceMemory || m.Resource.Target.AverageUtilization == nil {
+			continue
+		}
+		at := request * int64(*m.Resource.Target.AverageUtilization) / 100
+		if at > limitMiB-spikeMiB {
+			t.Errorf("HPA %s scales out at %dMiB (%d%% of %dMiB), above memory_limiter's soft limit %dMiB where the gateway already refuses data",
+				hpa.Name, at, *m.Resource.Target.AverageUtilization, request, limitMiB-spikeMiB)
 		}
 	}
 }
