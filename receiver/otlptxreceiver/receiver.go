@@ -19,10 +19,14 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
 )
+
+// telemetryFormat labels the receiver's standard telemetry.
+const telemetryFormat = "otlptx"
 
 // otlptxReceiver is the one instance (one HTTP server) behind the traces, metrics and
 // logs receivers created from the same configuration.
@@ -36,6 +40,7 @@ type otlptxReceiver struct {
 	metrics consumer.Metrics
 	logs    consumer.Logs
 
+	obsrecv       *receiverhelper.ObsReport
 	codec         *otlptx.Codec
 	dedup         *dedupCache
 	storageClient storage.Client
@@ -50,6 +55,15 @@ func newReceiver(cfg *Config, set receiver.Settings) *otlptxReceiver {
 }
 
 func (r *otlptxReceiver) start(ctx context.Context, host component.Host) error {
+	obsrecv, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID:             r.settings.ID,
+		Transport:              "http",
+		ReceiverCreateSettings: r.settings,
+	})
+	if err != nil {
+		return fmt.Errorf("create receiver telemetry: %w", err)
+	}
+	r.obsrecv = obsrecv
 	codec, err := otlptx.NewCodec(r.cfg.MaxDecodedSize)
 	if err != nil {
 		return err
@@ -291,12 +305,29 @@ func (r *otlptxReceiver) forward(ctx context.Context, b *decodedBatch, skip uint
 			}
 		}
 	}
+	// The standard receiver telemetry (otelcol_receiver_accepted_* / refused_*) is
+	// recorded per signal.
 	handle(deliveredTraces, "traces", func() int { return b.traces.SpanCount() }, &resp.Traces, traces != nil,
-		func() error { return traces.ConsumeTraces(ctx, b.traces) })
+		func() error {
+			opCtx := r.obsrecv.StartTracesOp(ctx)
+			err := traces.ConsumeTraces(opCtx, b.traces)
+			r.obsrecv.EndTracesOp(opCtx, telemetryFormat, b.traces.SpanCount(), err)
+			return err
+		})
 	handle(deliveredMetrics, "metrics", func() int { return b.metrics.DataPointCount() }, &resp.Metrics, metrics != nil,
-		func() error { return metrics.ConsumeMetrics(ctx, b.metrics) })
+		func() error {
+			opCtx := r.obsrecv.StartMetricsOp(ctx)
+			err := metrics.ConsumeMetrics(opCtx, b.metrics)
+			r.obsrecv.EndMetricsOp(opCtx, telemetryFormat, b.metrics.DataPointCount(), err)
+			return err
+		})
 	handle(deliveredLogs, "logs", func() int { return b.logs.LogRecordCount() }, &resp.Logs, logs != nil,
-		func() error { return logs.ConsumeLogs(ctx, b.logs) })
+		func() error {
+			opCtx := r.obsrecv.StartLogsOp(ctx)
+			err := logs.ConsumeLogs(opCtx, b.logs)
+			r.obsrecv.EndLogsOp(opCtx, telemetryFormat, b.logs.LogRecordCount(), err)
+			return err
+		})
 	return resp, delivered, retryable
 }
 
