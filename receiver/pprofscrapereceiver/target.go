@@ -150,6 +150,12 @@ func (t *target) get(ctx context.Context, url string, consume func(io.Reader) er
 	return fetch(ctx, t.client, url, t.rcfg.MaxBodySize, consume)
 }
 
+// due reports whether a costly read last done at last is due again. A quarter of the collection interval of
+// slack keeps a 1m read on a 30s schedule at every second scrape despite timer jitter.
+func (t *target) due(now, last time.Time, interval time.Duration) bool {
+	return last.IsZero() || now.Sub(last)+t.rcfg.CollectionInterval/4 >= interval
+}
+
 func (t *target) memStatsWanted() bool {
 	m := t.rcfg.Metrics
 	return m.GoMemoryUsed.Enabled || m.GoMemoryAllocated.Enabled || m.GoMemoryAllocations.Enabled ||
@@ -194,7 +200,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 		}
 	}
 
-	if res.mem == nil && expvarAbsent && t.memStatsWanted() && now.Sub(lastHeap) >= t.rcfg.HeapMemStatsInterval {
+	if res.mem == nil && expvarAbsent && t.memStatsWanted() && t.due(now, lastHeap, t.rcfg.HeapMemStatsInterval) {
 		err := res.get(ctx, t, t.pprofURL("heap", "debug=1"), func(r io.Reader) error {
 			mem, perr := parseHeapMemStats(r)
 			if perr == nil {
@@ -228,7 +234,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	}
 
 	withStacks := m.PprofscrapeGoroutineStackCount.Enabled && t.rcfg.GoroutineTopStacks > 0 &&
-		now.Sub(lastStacks) >= t.rcfg.GoroutineStacksInterval
+		t.due(now, lastStacks, t.rcfg.GoroutineStacksInterval)
 	if total, ok := indexCounts["goroutine"]; ok && m.GoGoroutineCount.Enabled {
 		res.goroutines = &total
 	}
@@ -273,7 +279,7 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	// profile itself is written; reading the profile runs one (a full GC in the target), so it has its own rate.
 	_, leakListed := indexCounts["goroutineleak"]
 	leakServed := leakListed || (indexCounts == nil && !leakAbsent)
-	if m.PprofscrapeGoroutineLeaked.Enabled && leakServed && now.Sub(lastLeak) >= t.rcfg.GoroutineLeakInterval {
+	if m.PprofscrapeGoroutineLeaked.Enabled && leakServed && t.due(now, lastLeak, t.rcfg.GoroutineLeakInterval) {
 		err := res.get(ctx, t, t.pprofURL("goroutineleak", "debug=1"), func(r io.Reader) error {
 			total, perr := parseProfileTotal(r, "goroutineleak")
 			if perr == nil {
