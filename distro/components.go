@@ -16,11 +16,13 @@ import (
 	debugexporter "go.opentelemetry.io/collector/exporter/debugexporter"
 	fileexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter"
 	prometheusremotewriteexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter"
+	otlptxexporter "github.com/otelcol-ready/otelcol-ready/exporter/otlptxexporter"
 	healthcheckextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	pprofextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension"
 	zpagesextension "go.opentelemetry.io/collector/extension/zpagesextension"
 	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	pprofcaptureextension "github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
+	otlptxencodingextension "github.com/otelcol-ready/otelcol-ready/extension/encoding/otlptxencodingextension"
 	batchprocessor "go.opentelemetry.io/collector/processor/batchprocessor"
 	memorylimiterprocessor "go.opentelemetry.io/collector/processor/memorylimiterprocessor"
 	resourceprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
@@ -31,6 +33,7 @@ import (
 	otlpreceiver "go.opentelemetry.io/collector/receiver/otlpreceiver"
 	prometheusreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver"
 	pprofscrapereceiver "github.com/otelcol-ready/otelcol-ready/receiver/pprofscrapereceiver"
+	otlptxreceiver "github.com/otelcol-ready/otelcol-ready/receiver/otlptxreceiver"
 )
 
 type aliasProvider interface{ DeprecatedAlias() component.Type }
@@ -59,6 +62,7 @@ func components() (otelcol.Factories, error) {
 		zpagesextension.NewFactory(),
 		filestorage.NewFactory(),
 		pprofcaptureextension.NewFactory(),
+		otlptxencodingextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -69,12 +73,14 @@ func components() (otelcol.Factories, error) {
 		zpagesextension.NewFactory().Type(): "go.opentelemetry.io/collector/extension/zpagesextension v0.161.0",
 		filestorage.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.161.0",
 		pprofcaptureextension.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
+		otlptxencodingextension.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
 		otlpreceiver.NewFactory(),
 		prometheusreceiver.NewFactory(),
 		pprofscrapereceiver.NewFactory(),
+		otlptxreceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -83,6 +89,7 @@ func components() (otelcol.Factories, error) {
 		otlpreceiver.NewFactory().Type(): "go.opentelemetry.io/collector/receiver/otlpreceiver v0.161.0",
 		prometheusreceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver v0.161.0",
 		pprofscrapereceiver.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
+		otlptxreceiver.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
@@ -91,6 +98,7 @@ func components() (otelcol.Factories, error) {
 		debugexporter.NewFactory(),
 		fileexporter.NewFactory(),
 		prometheusremotewriteexporter.NewFactory(),
+		otlptxexporter.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -101,6 +109,7 @@ func components() (otelcol.Factories, error) {
 		debugexporter.NewFactory().Type(): "go.opentelemetry.io/collector/exporter/debugexporter v0.161.0",
 		fileexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter v0.161.0",
 		prometheusremotewriteexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter v0.161.0",
+		otlptxexporter.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
 	})
 
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
