@@ -27,6 +27,7 @@ const (
 	skipOutOfOrder     = "out_of_order"
 	skipSeriesLimit    = "series_limit"
 	skipAttributeLimit = "attribute_limit"
+	skipNoIdentity     = "missing_identity"
 )
 
 // maxThresholdStatesPerSeries bounds the attribute sets a threshold rule tracks per series.
@@ -119,9 +120,10 @@ func (p *readinessProcessor) processMetrics(ctx context.Context, md pmetric.Metr
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
 		var s *series
+		skipReason := skipSeriesLimit
 		lookup := func() *series {
 			if s == nil {
-				s = p.lookupSeries(rm.Resource(), &c)
+				s, skipReason = p.lookupSeries(rm.Resource(), &c)
 				if s != nil && !s.touched {
 					s.touched = true
 					touched = append(touched, s)
@@ -143,7 +145,7 @@ func (p *readinessProcessor) processMetrics(ctx context.Context, md pmetric.Metr
 					continue
 				}
 				if lookup() == nil {
-					c.skip(skipSeriesLimit, countPoints(m))
+					c.skip(skipReason, countPoints(m))
 					continue
 				}
 				if isSignal {
@@ -182,16 +184,21 @@ func (p *readinessProcessor) anyUsed(sources []signalSource) bool {
 	return false
 }
 
-func (p *readinessProcessor) lookupSeries(res pcommon.Resource, c *counts) *series {
+// lookupSeries finds or creates the series of a resource; when it cannot, it says why.
+func (p *readinessProcessor) lookupSeries(res pcommon.Resource, c *counts) (*series, string) {
 	key, identity, target := seriesIdentity(res)
+	if target.ServiceName == "" && target.ServiceInstanceID == "" {
+		// Without service.name or service.instance.id the series cannot be told apart nor captured.
+		return nil, skipNoIdentity
+	}
 	if s, ok := p.series[key]; ok {
 		s.lastSeen = p.now()
-		return s
+		return s, ""
 	}
 	if len(p.series) >= p.cfg.MaxSeries {
 		p.evictIdle()
 		if len(p.series) >= p.cfg.MaxSeries {
-			return nil
+			return nil, skipSeriesLimit
 		}
 	}
 	s := &series{
@@ -204,7 +211,7 @@ func (p *readinessProcessor) lookupSeries(res pcommon.Resource, c *counts) *seri
 	}
 	p.series[key] = s
 	c.seriesDelta++
-	return s
+	return s, ""
 }
 
 // evictIdle forgets series that sent nothing for idle_timeout; their open episodes end (reason "series idle").
@@ -444,6 +451,9 @@ func (p *readinessProcessor) ingestThreshold(s *series, m pmetric.Metric, r *rul
 		c.evaluated++
 		s.latest = max(s.latest, ts)
 		started, ended := st.evalThreshold(r, ts, v)
+		if !started && !ended {
+			continue
+		}
 		details := map[string]string{"metric": r.metric, "value": fmtFloat(v), "threshold": fmtFloat(r.value), "for": r.forDur.String()}
 		if a := attributesKey(dp.Attributes()); a != "" {
 			details["attributes"] = a

@@ -179,11 +179,17 @@ func TestWrongTypesAndBadPoints(t *testing.T) {
 	nan.SetTimestamp(tsAt(time.Second))
 	nan.SetDoubleValue(0)
 	nan.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
+	anonymous := md.ResourceMetrics().AppendEmpty()
+	anonymous.Resource().Attributes().PutStr("host.name", "h")
+	goroutines := anonymous.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	goroutines.SetName("go_goroutines")
+	goroutines.SetEmptyGauge().DataPoints().AppendEmpty().SetTimestamp(tsAt(0))
 	out := h.feed(md)
-	assert.Equal(t, 2, out.ResourceMetrics().Len(), "the input passes through, plus the annotation")
+	assert.Equal(t, 3, out.ResourceMetrics().Len(), "the input passes through, plus the annotation")
 	assertSkipped(t, h.tel, skipWrongType, 1)
 	assertSkipped(t, h.tel, skipNoTimestamp, 1)
 	assertSkipped(t, h.tel, skipInvalidValue, 1)
+	assertSkipped(t, h.tel, skipNoIdentity, 1)
 }
 
 func TestSeriesLimitAndEviction(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
 func testConfig(rules ...RuleConfig) *Config {
@@ -160,6 +161,7 @@ func TestThresholdRule(t *testing.T) {
 			Attributes: map[string]string{"service.name": "svc"}},
 	})
 	h := newHarness(t, cfg)
+	var last pmetric.Metrics
 	send := func(at time.Duration, v float64, service string) {
 		md := toMetrics(namingSemconv, serviceResource(service, "a"), epoch, runtimeSample{OffsetMillis: at.Milliseconds()})
 		m := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty()
@@ -167,7 +169,7 @@ func TestThresholdRule(t *testing.T) {
 		dp := m.SetEmptySum().DataPoints().AppendEmpty()
 		dp.SetTimestamp(tsAt(at))
 		dp.SetIntValue(int64(v))
-		h.feed(md)
+		last = h.feed(md)
 	}
 	// A spike shorter than `for` is not an episode.
 	send(0, 10, "svc")
@@ -184,6 +186,10 @@ func TestThresholdRule(t *testing.T) {
 		send(time.Duration(i)*15*time.Second, 2000, "svc")
 	}
 	require.Len(t, h.starts("too-many-threads"), 1)
+	ann := last.ResourceMetrics().At(last.ResourceMetrics().Len() - 1).ScopeMetrics().At(0).Metrics()
+	require.Equal(t, metricAnomalyActive, ann.At(0).Name())
+	assert.Equal(t, int64(1), ann.At(0).Gauge().DataPoints().At(0).IntValue())
+	assert.Equal(t, int64(1), ann.At(1).Sum().DataPoints().At(0).IntValue())
 	// Out-of-order points are skipped, never evaluated.
 	send(20*time.Second, 10, "svc")
 	require.Empty(t, h.ends("too-many-threads"))
