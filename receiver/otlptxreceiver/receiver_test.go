@@ -339,3 +339,45 @@ func TestDedupStateSurvivesRestart(t *testing.T) {
 	assert.Equal(t, 2, run(false))
 	assert.Equal(t, 0, run(true), "batch forwarded again after the receiver restarted")
 }
+
+// blockingTraces holds ConsumeTraces until release is closed.
+type blockingTraces struct {
+	consumertest.TracesSink
+	called  chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	close(b.called)
+	<-b.release
+	return b.TracesSink.ConsumeTraces(ctx, td)
+}
+
+// TestConcurrentCopyOfInFlightBatchIsAskedToRetry: while a batch is being forwarded, a
+// second copy gets 503 + Retry-After instead of being forwarded in parallel.
+func TestConcurrentCopyOfInFlightBatchIsAskedToRetry(t *testing.T) {
+	traces := &blockingTraces{called: make(chan struct{}), release: make(chan struct{})}
+	r := startReceiver(t, nil, nil, traces, nil, nil)
+	body := encodeEnvelope(t, 5, 4, 0, 0, otlptx.CompressionSnappy)
+	contentType := otlptx.ContentType(otlptx.CompressionSnappy)
+
+	firstStatus := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(r.url, contentType, bytes.NewReader(body))
+		if err != nil {
+			firstStatus <- 0
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		firstStatus <- resp.StatusCode
+	}()
+	<-traces.called
+	status, resp, header := post(t, r.url, contentType, body)
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+	assert.NotEmpty(t, header.Get("Retry-After"))
+	assert.Contains(t, resp.Message, "being processed")
+	close(traces.release)
+	assert.Equal(t, http.StatusOK, <-firstStatus)
+	assert.Equal(t, 4, traces.SpanCount())
+}
