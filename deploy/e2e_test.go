@@ -332,16 +332,25 @@ func TestGracefulShutdownKeepsQueues(t *testing.T) {
 	defer cancel()
 	const perPhase = 1500
 	held := sendLoad(t, ctx, sidecar.otlpGRPCListener(t), 1, perPhase)
+	// The gateway holds the first load once it accepted all of it and tried the backend (a receiver that does not
+	// report otelcol_receiver_accepted_* is taken at the backend's refusals of all three signals).
 	if !testbed.WaitUntil(ctx, 30*time.Second, 200*time.Millisecond, func() bool {
-		return telemetrySum(t, gateway.TelemetryURL(), "otelcol_receiver_accepted_") >= perPhase && backend.Refused() > 0
+		accepted, reported := telemetrySum(t, gateway.TelemetryURL(), "otelcol_receiver_accepted_")
+		if !reported {
+			return backend.Refused() >= int64(len(testbed.AllSignals))
+		}
+		return accepted >= perPhase && backend.Refused() > 0
 	}) {
 		t.Fatal("the gateway did not receive the first load while the backend refused")
 	}
 
 	stopWithin(t, gateway)
 	queued := sendLoad(t, ctx, sidecar.otlpGRPCListener(t), 2, perPhase)
+	// The batch processor hands the second load to the exporter's queue within its timeout; on SIGTERM it would
+	// flush anyway. Where the exporter reports its queue, wait until the load is visibly queued.
 	if !testbed.WaitUntil(ctx, 30*time.Second, 200*time.Millisecond, func() bool {
-		return telemetrySum(t, sidecar.TelemetryURL(), "otelcol_exporter_queue_size") > 0
+		queued, reported := telemetrySum(t, sidecar.TelemetryURL(), "otelcol_exporter_queue_size")
+		return !reported || queued > 0
 	}) {
 		t.Fatal("the sidecar's sending queue stayed empty while the gateway was down")
 	}
@@ -362,6 +371,40 @@ func TestGracefulShutdownKeepsQueues(t *testing.T) {
 	}
 }
 
+// TestGracefulShutdownSlowBackend: the backend answers, but slowly, so the gateway has requests in flight and a
+// backlog when it gets SIGTERM. It must finish or give up its in-flight requests and exit within the grace period
+// left after preStop; whatever it did not deliver stays in its queue and arrives after the restart.
+func TestGracefulShutdownSlowBackend(t *testing.T) {
+	bin := collectorBinary(t)
+	backend := testbed.StartMockBackend(t)
+	backend.SetDelay(3 * time.Second)
+	gateway, sidecar := startPair(t, bin, backend.GRPCEndpoint(), testbed.FreeEndpoint(t),
+		map[string]string{"OTELCOL_READY_SCRAPE_INTERVAL": "1s"})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+	// Small loads spread over a few seconds: one request per signal and batch timeout, more than the exporter's
+	// consumers can have in flight against a 3 s backend.
+	var gens []*testbed.LoadGenerator
+	for source := 1; source <= 16; source++ {
+		gens = append(gens, sendLoad(t, ctx, sidecar.otlpGRPCListener(t), source, 150))
+		time.Sleep(200 * time.Millisecond)
+	}
+	queued, reported := telemetrySum(t, gateway.TelemetryURL(), "otelcol_exporter_queue_size")
+	t.Logf("gateway queue at SIGTERM: %v requests (reported %v); backend has %d requests so far", queued, reported, backend.Requests())
+	stopWithin(t, gateway)
+
+	backend.SetDelay(0)
+	gateway.MustStart()
+	res := waitDelivered(t, backend, 60*time.Second, gens...)
+	t.Logf("after SIGTERM with requests in flight and a restart: %s", res)
+	for _, c := range []*tier{sidecar, gateway} {
+		if err := c.Stop(); err != nil {
+			t.Errorf("graceful stop of %s: %v", c.Name(), err)
+		}
+	}
+}
+
 // stopWithin sends SIGTERM and fails unless the process exits cleanly within the time the manifest gives it between
 // SIGTERM and SIGKILL (testbed.Collector kills it after StopTimeout, which newTier sets to exactly that).
 func stopWithin(t *testing.T, c *tier) {
@@ -374,16 +417,15 @@ func stopWithin(t *testing.T, c *tier) {
 }
 
 // telemetrySum adds up the values of every series of the collector's own Prometheus metrics whose name starts with
-// prefix (0 when the endpoint does not answer).
-func telemetrySum(t *testing.T, url, prefix string) float64 {
+// prefix; reported is false when no such series exists (or the endpoint does not answer).
+func telemetrySum(t *testing.T, url, prefix string) (sum float64, reported bool) {
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
 	resp, err := client.Get(url)
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	defer resp.Body.Close()
-	var sum float64
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -394,7 +436,8 @@ func telemetrySum(t *testing.T, url, prefix string) float64 {
 		f := strings.Fields(line)
 		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
 			sum += v
+			reported = true
 		}
 	}
-	return sum
+	return sum, reported
 }
