@@ -29,6 +29,11 @@ type Config struct {
 	// EndpointCooldown is how long an endpoint that failed is avoided.
 	EndpointCooldown time.Duration `mapstructure:"endpoint_cooldown"`
 
+	// Balancing chooses how batches are spread over the endpoints: round_robin (each
+	// batch starts at the next endpoint) or failover (always the first available one in
+	// the configured order, so one sidecar keeps reaching the same gateway).
+	Balancing string `mapstructure:"balancing"`
+
 	// SenderID identifies this exporter to the receiver's duplicate suppression. Empty
 	// means: generated once and kept in the storage extension (persistent queue), or
 	// generated at each start (in-memory queue).
@@ -75,6 +80,11 @@ type QueueConfig struct {
 
 var _ component.Config = (*Config)(nil)
 
+const (
+	balancingRoundRobin = "round_robin"
+	balancingFailover   = "failover"
+)
+
 func createDefaultConfig() component.Config {
 	client := confighttp.NewDefaultClientConfig()
 	client.Timeout = 10 * time.Second
@@ -82,6 +92,7 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		ClientConfig:     client,
 		EndpointCooldown: 5 * time.Second,
+		Balancing:        balancingRoundRobin,
 		Batch: BatchConfig{
 			MaxItems:      8192,
 			MaxBytes:      4 << 20,
@@ -117,6 +128,9 @@ func (cfg *Config) Validate() error {
 	}
 	if err := cfg.compression().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("compression: %w", err))
+	}
+	if cfg.Balancing != balancingRoundRobin && cfg.Balancing != balancingFailover {
+		errs = append(errs, fmt.Errorf("balancing %q: use %q or %q", cfg.Balancing, balancingRoundRobin, balancingFailover))
 	}
 	if cfg.EndpointCooldown < 0 {
 		errs = append(errs, errors.New("endpoint_cooldown must not be negative"))

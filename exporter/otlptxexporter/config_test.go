@@ -47,6 +47,8 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, component.MustNewID("file_storage"), *full.Queue.Storage)
 	assert.Equal(t, 10*time.Minute, full.Retry.MaxElapsedTime)
 	assert.Equal(t, 10*time.Second, full.EndpointCooldown)
+	assert.Equal(t, balancingFailover, full.Balancing)
+	assert.Equal(t, balancingRoundRobin, def.Balancing)
 }
 
 func TestValidateNamesTheField(t *testing.T) {
@@ -58,6 +60,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"no endpoint", func(c *Config) { c.ClientConfig.Endpoint = "" }, "no endpoint"},
 		{"bad endpoint", func(c *Config) { c.Endpoints = []string{"gateway:4320"} }, `endpoint "gateway:4320"`},
 		{"gzip", func(c *Config) { c.ClientConfig.Compression = "gzip" }, "compression"},
+		{"balancing", func(c *Config) { c.Balancing = "random" }, "balancing"},
 		{"max_items", func(c *Config) { c.Batch.MaxItems = 0 }, "batch.max_items"},
 		{"max_bytes", func(c *Config) { c.Batch.MaxBytes = -1 }, "batch.max_bytes"},
 		{"flush_interval", func(c *Config) { c.Batch.FlushInterval = 0 }, "batch.flush_interval"},

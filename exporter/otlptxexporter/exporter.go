@@ -113,6 +113,7 @@ func (e *otlptxExporter) start(ctx context.Context, host component.Host) error {
 		logger:      e.logger,
 		endpoints:   endpoints,
 		cooldown:    e.cfg.EndpointCooldown,
+		failover:    e.cfg.Balancing == balancingFailover,
 		retry:       e.cfg.Retry,
 		compression: e.cfg.compression(),
 		senderID:    e.queue.senderID(),

@@ -190,3 +190,19 @@ func TestFullQueueIsReported(t *testing.T) {
 	close(release)
 	p.shutdown(t)
 }
+
+func TestFailoverBalancingKeepsThePrimary(t *testing.T) {
+	primary, secondary := startGateway(t, ""), startGateway(t, "")
+	cfg := testConfig(primary.endpoint, secondary.endpoint)
+	cfg.Balancing = balancingFailover
+	cfg.Batch.MaxItems = 10
+	p := startPipelines(t, cfg, nil)
+	sent := sendMixed(t, p, 3, 100)
+	require.Eventually(t, func() bool { return primary.items() == sent }, 10*time.Second, 10*time.Millisecond)
+
+	primary.stop()
+	sent2 := sendMixed(t, p, 2, 110)
+	require.Eventually(t, func() bool { return secondary.items() == sent2 }, 10*time.Second, 10*time.Millisecond)
+	p.shutdown(t)
+	assert.Equal(t, sent, primary.items())
+}

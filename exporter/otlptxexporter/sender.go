@@ -64,6 +64,7 @@ type sender struct {
 	logger      *zap.Logger
 	endpoints   []*endpoint
 	cooldown    time.Duration
+	failover    bool // always start at the first endpoint instead of round robin
 	retry       configretry.BackOffConfig
 	compression otlptx.Compression
 	senderID    string
@@ -85,14 +86,21 @@ func (e *sendError) Unwrap() error { return e.err }
 func (s *sender) deliver(ctx context.Context, stop <-chan struct{}, b *queuedBatch) error {
 	start := time.Now()
 	interval := s.retry.InitialInterval
-	first := int(s.next.Add(1)-1) % len(s.endpoints)
+	first := 0
+	if !s.failover {
+		first = int(s.next.Add(1)-1) % len(s.endpoints)
+	}
 	attempt := 0
 	for {
 		now := time.Now()
 		var lastErr error
 		var retryAfter time.Duration
 		// One round: every endpoint at most once, those in cooldown last.
-		for _, ep := range s.roundOrder(first+attempt, now) {
+		roundStart := first
+		if !s.failover {
+			roundStart += attempt
+		}
+		for _, ep := range s.roundOrder(roundStart, now) {
 			err := s.send(ctx, ep, b)
 			if err == nil {
 				return nil
