@@ -95,11 +95,11 @@ func createDefaultConfig() component.Config {
 		Balancing:        balancingRoundRobin,
 		Batch: BatchConfig{
 			MaxItems:      8192,
-			MaxBytes:      4 << 20,
+			MaxBytes:      1 << 20,
 			FlushInterval: 200 * time.Millisecond,
 		},
 		Queue: QueueConfig{
-			QueueSize:    1000,
+			QueueSize:    200,
 			NumConsumers: 4,
 		},
 		Retry: configretry.BackOffConfig{
@@ -142,13 +142,13 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, errors.New("batch.max_items must be positive (default 8192)"))
 	}
 	if cfg.Batch.MaxBytes <= 0 {
-		errs = append(errs, errors.New("batch.max_bytes must be positive (default 4194304)"))
+		errs = append(errs, errors.New("batch.max_bytes must be positive (default 1048576)"))
 	}
 	if cfg.Batch.FlushInterval <= 0 {
 		errs = append(errs, errors.New("batch.flush_interval must be positive (default 200ms)"))
 	}
 	if cfg.Queue.QueueSize <= 0 {
-		errs = append(errs, errors.New("sending_queue.queue_size must be positive (default 1000)"))
+		errs = append(errs, errors.New("sending_queue.queue_size must be positive (default 200)"))
 	}
 	if cfg.Queue.NumConsumers <= 0 {
 		errs = append(errs, errors.New("sending_queue.num_consumers must be positive (default 4)"))

@@ -150,7 +150,10 @@ func (e *otlptxExporter) sendLoop() {
 		if !ok {
 			return
 		}
-		err := e.sender.deliver(e.sendCtx, e.stop, b)
+		err := b.loadErr
+		if err == nil {
+			err = e.sender.deliver(e.sendCtx, e.stop, b)
+		}
 		switch {
 		case err == nil:
 		case errors.Is(err, errStopped) || errors.Is(err, context.Canceled):

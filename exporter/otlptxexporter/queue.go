@@ -22,6 +22,7 @@ type queuedBatch struct {
 	sequence uint64
 	body     []byte // compressed envelope, byte-identical on every (re)send
 	items    uint64
+	loadErr  error // the persistent queue could not read the body back
 }
 
 // batchQueue holds encoded batches until they are delivered. put assigns the sequence
@@ -170,7 +171,8 @@ func newPersistentQueue(ctx context.Context, client storage.Client, configuredSe
 		if body == nil {
 			continue
 		}
-		recovered = append(recovered, &queuedBatch{sequence: seq, body: body})
+		// The body is read again when the batch is sent: memory holds only sequences.
+		recovered = append(recovered, &queuedBatch{sequence: seq})
 		q.waiting[seq] = 0
 	}
 	// The queue may have been shrunk by configuration; recovered batches always fit.
@@ -247,14 +249,25 @@ func (q *persistentQueue) put(ctx context.Context, items uint64, encode func(uin
 		q.meta.NextSequence-- // nothing was written, the sequence can be reused
 		return fmt.Errorf("persist otlptx batch %d: %w", seq, err)
 	}
-	q.ready <- &queuedBatch{sequence: seq, body: body, items: items}
+	// Only the sequence stays in memory; the body is read back from storage when sent,
+	// so a long outage fills the disk, not the heap.
+	q.ready <- &queuedBatch{sequence: seq, items: items}
 	return nil
 }
 
+// take returns the next batch with its body read from storage. A batch whose body
+// cannot be read is returned with a nil body and loadErr set; the caller drops it.
 func (q *persistentQueue) take(stop <-chan struct{}) (*queuedBatch, bool) {
 	select {
 	case b := <-q.ready:
-		return b, true
+		body, err := q.client.Get(context.Background(), batchKey(b.sequence))
+		switch {
+		case err != nil:
+			b.loadErr = fmt.Errorf("read stored batch %d: %w", b.sequence, err)
+		case body == nil:
+			b.loadErr = fmt.Errorf("stored batch %d is missing", b.sequence)
+		}
+		return &queuedBatch{sequence: b.sequence, items: b.items, body: body, loadErr: b.loadErr}, true
 	case <-stop:
 		return nil, false
 	}
