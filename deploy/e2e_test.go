@@ -158,22 +158,22 @@ func (tr *tier) localize(t *testing.T, name, value, stateDir string, w loopbackW
 	if tr.pathVars[name] {
 		return filepath.Join(stateDir, strings.ToLower(strings.TrimPrefix(name, "OTELCOL_READY_"))), true
 	}
-	host, port, ok := splitEndpoint(value)
+	ep, ok := parseEndpoint(value)
 	if !ok {
 		return value, false
 	}
-	scheme := value[:strings.Index(value, host)]
+	host, port := ep.Host, ep.Port
 	switch {
 	case host == "localhost" || host == "127.0.0.1" || host == "0.0.0.0" || host == "":
 		if peer, ok := w.peers[port]; ok {
-			return scheme + peer, true
+			return ep.With(peer), true
 		}
-		ep, ok := tr.listeners[port]
+		addr, ok := tr.listeners[port]
 		if !ok {
-			ep = testbed.FreeEndpoint(t)
-			tr.listeners[port] = ep
+			addr = testbed.FreeEndpoint(t)
+			tr.listeners[port] = addr
 		}
-		return scheme + ep, true
+		return ep.With(addr), true
 	case strings.HasPrefix(host, "otelcol-ready-gateway"):
 		if w.gateway == nil {
 			t.Fatalf("%s=%s names the gateway, but no gateway runs in this test", name, value)
@@ -191,18 +191,18 @@ func (tr *tier) localize(t *testing.T, name, value, stateDir string, w loopbackW
 			if p.TargetPort.IntValue() != 0 {
 				target = p.TargetPort.String()
 			}
-			ep, ok := w.gateway.listeners[target]
+			addr, ok := w.gateway.listeners[target]
 			if !ok {
 				t.Fatalf("%s=%s: Service %s port %s targets gateway port %s, on which the gateway config listens nowhere (listeners %v)", name, value, svcName, port, target, w.gateway.listeners)
 			}
-			return scheme + ep, true
+			return ep.With(addr), true
 		}
 		t.Fatalf("%s=%s: Service %s has no port %s", name, value, svcName, port)
 	}
 	if w.external == "" {
 		t.Fatalf("%s=%s points outside the manifests and the test gave no external endpoint", name, value)
 	}
-	return scheme + w.external, true
+	return ep.With(w.external), true
 }
 
 // peersOf maps the containerPorts of the pod's containers other than the collector to addr.

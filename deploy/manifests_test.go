@@ -836,22 +836,73 @@ func checkHPAMemoryBelowSoftLimit(t *testing.T, hpa *autoscalingv2.HorizontalPod
 	}
 }
 
-// splitEndpoint splits "dns:///host:port", "http://host:port" or "host:port".
+// endpoint is a network address found in a config or manifest: "host:port", "dns:///host:port", or a URL
+// "http://host:port/path". Prefix and Suffix are what surrounds host:port, so it can be replaced.
+type endpoint struct {
+	Prefix, Host, Port, Suffix string
+}
+
+// With returns the endpoint with host:port replaced by hostPort.
+func (e endpoint) With(hostPort string) string { return e.Prefix + hostPort + e.Suffix }
+
+// splitEndpoint parses v as an endpoint; ok is false for anything else (paths, names, numbers).
 func splitEndpoint(v string) (host, port string, ok bool) {
-	for _, prefix := range []string{"dns:///", "http://", "https://"} {
-		v = strings.TrimPrefix(v, prefix)
-	}
-	i := strings.LastIndexByte(v, ':')
-	if i <= 0 || i == len(v)-1 || strings.ContainsAny(v, "/ ") {
-		return "", "", false
-	}
-	host, port = v[:i], v[i+1:]
-	for _, r := range port {
-		if r < '0' || r > '9' {
-			return "", "", false
+	e, ok := parseEndpoint(v)
+	return e.Host, e.Port, ok
+}
+
+func parseEndpoint(v string) (endpoint, bool) {
+	var e endpoint
+	rest := v
+	if scheme, after, found := strings.Cut(v, "://"); found {
+		if strings.ContainsAny(scheme, "/:") {
+			return e, false
+		}
+		e.Prefix = scheme + "://"
+		if scheme == "dns" {
+			// gRPC's dns:///host:port (an empty authority).
+			after = strings.TrimPrefix(after, "/")
+			e.Prefix += "/"
+		}
+		rest = after
+		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+			rest, e.Suffix = rest[:i], rest[i:]
 		}
 	}
-	return host, port, true
+	i := strings.LastIndexByte(rest, ':')
+	if i < 0 || i == len(rest)-1 || strings.ContainsAny(rest, "/ ") {
+		return e, false
+	}
+	e.Host, e.Port = rest[:i], rest[i+1:]
+	for _, r := range e.Port {
+		if r < '0' || r > '9' {
+			return e, false
+		}
+	}
+	return e, true
+}
+
+func TestParseEndpoint(t *testing.T) {
+	tests := []struct {
+		in, host, port, replaced string
+		ok                       bool
+	}{
+		{"localhost:6060", "localhost", "6060", "127.0.0.1:1", true},
+		{"0.0.0.0:4317", "0.0.0.0", "4317", "127.0.0.1:1", true},
+		{"dns:///otelcol-ready-gateway-headless:4317", "otelcol-ready-gateway-headless", "4317", "dns:///127.0.0.1:1", true},
+		{"http://otelcol-ready-gateway:4320", "otelcol-ready-gateway", "4320", "http://127.0.0.1:1", true},
+		{"http://localhost:6060/debug/pprof", "localhost", "6060", "http://127.0.0.1:1/debug/pprof", true},
+		{"/var/lib/otelcol-ready/storage", "", "", "", false},
+		{"1s", "", "", "", false},
+		{"demo-go-service", "", "", "", false},
+		{"host:port", "", "", "", false},
+	}
+	for _, tt := range tests {
+		e, ok := parseEndpoint(tt.in)
+		if ok != tt.ok || (ok && (e.Host != tt.host || e.Port != tt.port || e.With("127.0.0.1:1") != tt.replaced)) {
+			t.Errorf("parseEndpoint(%q) = %+v, %v; want host %q port %q replaced %q, %v", tt.in, e, ok, tt.host, tt.port, tt.replaced, tt.ok)
+		}
+	}
 }
 
 func TestSidecarOperatorInjection(t *testing.T) {
