@@ -111,11 +111,24 @@ func newGenerator(t *testing.T, s testbed.Sender, opts testbed.LoadOptions) *tes
 	return g
 }
 
-// waitDelivered waits until the backend holds every acknowledged id, then validates; it fails the test on loss.
+// waitDelivered waits until the backend holds every acknowledged id (or nothing new arrived for 30 s, or timeout
+// passed), then validates; it fails the test on loss.
 func waitDelivered(t *testing.T, sent map[testbed.Signal]*testbed.IDCounter, backend *testbed.MockBackend, timeout time.Duration) testbed.Result {
 	t.Helper()
+	const stallAfter = 30 * time.Second
+	lastTotal, lastProgress := int64(-1), time.Now()
 	testbed.WaitUntil(context.Background(), timeout, 250*time.Millisecond, func() bool {
-		return testbed.AllReceived(sent, backend.ReceivedBySignal())
+		if testbed.AllReceived(sent, backend.ReceivedBySignal()) {
+			return true
+		}
+		var total int64
+		for _, c := range backend.ReceivedBySignal() {
+			total += c.Total()
+		}
+		if total != lastTotal {
+			lastTotal, lastProgress = total, time.Now()
+		}
+		return time.Since(lastProgress) > stallAfter
 	})
 	// Give in-flight duplicates (re-sent after a restart) a moment to land, so they are counted.
 	time.Sleep(500 * time.Millisecond)

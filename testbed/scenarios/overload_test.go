@@ -22,12 +22,15 @@ func TestOverload(t *testing.T) {
 	backend := testbed.StartMockBackend(t)
 	mon := newMonitor(t)
 	const limitMiB, spikeMiB = 200, 40
+	// Short: a small queue per signal is the first bound, so refusals come early even when a busy CI machine slows
+	// the generator. Full: the queue is far larger than the memory limit, so memory_limiter is the bound.
+	queueItems := pick(40_000, 4_000_000)
 	grpcIn := testbed.FreeEndpoint(t)
 	col := testbed.NewCollector(t, bin, testbed.CollectorConfig{
 		Name: "overloaded", Template: "overload.yaml.tmpl", Monitor: mon,
 		Vars: map[string]any{
 			"GRPCEndpoint": grpcIn, "HTTPEndpoint": testbed.FreeEndpoint(t),
-			"BackendEndpoint": backend.GRPCEndpoint(), "QueueItems": 4_000_000,
+			"BackendEndpoint": backend.GRPCEndpoint(), "QueueItems": queueItems,
 			"MemoryLimitMiB": limitMiB, "SpikeLimitMiB": spikeMiB,
 		},
 	})
@@ -50,7 +53,7 @@ func TestOverload(t *testing.T) {
 
 	sleepUntil(start.Add(failFor))
 	backend.SetFailure(nil)
-	backend.SetDelay(2 * time.Second) // 4 consumers x at most 4000 items per 2 s: far below the input rate
+	backend.SetDelay(4 * time.Second) // 4 consumers x at most 4000 items per 4 s: far below the input rate
 	sleepUntil(start.Add(failFor + slowFor))
 	overloaded := gen.Stats()
 	if totals, err := col.TelemetryTotals("otelcol_processor_", "otelcol_exporter_enqueue_failed", "otelcol_exporter_queue", "otelcol_receiver_refused"); err == nil {
@@ -92,8 +95,8 @@ func TestOverload(t *testing.T) {
 		BytesOut:   backend.WireBytes(),
 		Lost:       int64(res.Lost()),
 		Duplicated: res.Duplicated(),
-		Notes: fmt.Sprintf("peak anon RSS %.0f MiB; limit_mib %d; backend fails %s then 2 s/request for %s, then recovers; refusals %s",
-			mib(usage.PeakAnonRSSBytes), limitMiB, failFor, slowFor, formatCounts(st.Refusals)),
+		Notes: fmt.Sprintf("peak anon RSS %.0f MiB; limit_mib %d; backend fails %s then 4 s/request for %s, then recovers; queue %d items/signal; refusals %s",
+			mib(usage.PeakAnonRSSBytes), limitMiB, failFor, slowFor, queueItems, formatCounts(st.Refusals)),
 	})
 	if err := col.Stop(); err != nil {
 		t.Errorf("graceful stop: %v", err)
