@@ -94,6 +94,9 @@ func (m *captureManager) Capture(ctx context.Context, req pprofcaptureextension.
 	if len(req.Kinds) == 0 {
 		return nil, errors.New("capture request names no kind")
 	}
+	if m.ctx.Err() != nil {
+		return nil, errors.New("capture refused: the pprofscrape receiver is shutting down")
+	}
 	for _, k := range req.Kinds {
 		if !m.allowed[k] {
 			return nil, fmt.Errorf("%w: %q (captures.allowed_kinds: %v)", pprofcaptureextension.ErrKindNotAllowed, k, m.cfg.AllowedKinds)
