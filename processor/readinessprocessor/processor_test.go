@@ -449,3 +449,34 @@ func TestRestartFromStartTimestamp(t *testing.T) {
 		assert.Empty(t, h.ends("goroutine-leak"))
 	})
 }
+
+// The prometheus receiver and pprofscrape watch the same process under the same identity (job = service_name,
+// instance = host:port): their points interleave in one series, with different start timestamps.
+func TestTwoSourcesOneSeries(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		samples []runtimeSample
+		want    int
+	}{
+		{name: "leak", samples: leakSeries(), want: 1},
+		{name: "healthy", samples: loadRecording(t, "healthy").Samples, want: 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, recordedRules())
+			res := serviceResource("demoapp", "127.0.0.1:6060")
+			for _, s := range tt.samples {
+				h.clock = epoch.Add(s.at())
+				// The prometheus receiver's start time is its first scrape; pprofscrape's is the process start.
+				h.feed(toMetrics(namingPrometheus, res, epoch, s))
+				later := s
+				later.OffsetMillis += 2000
+				h.feed(toMetrics(namingPprofscrape, res, epoch.Add(-time.Hour), later))
+			}
+			assert.Len(t, h.starts("goroutine-leak"), tt.want)
+			assert.Empty(t, h.ends("goroutine-leak"))
+			assert.Empty(t, h.starts("gc-storm"))
+			assert.Empty(t, h.starts("heap-growth"))
+			assert.Len(t, h.p.series, 1)
+		})
+	}
+}
