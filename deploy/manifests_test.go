@@ -779,6 +779,12 @@ func TestGatewayWiring(t *testing.T) {
 		if !selects(svc.Spec.Selector) {
 			t.Errorf("Service %s does not select the gateway pods", name)
 		}
+		// OTLP-TX's duplicate suppression is per gateway: a sidecar must keep reaching the same one.
+		for _, p := range svc.Spec.Ports {
+			if p.TargetPort.String() == "otlptx" && svc.Spec.ClusterIP != corev1.ClusterIPNone && svc.Spec.SessionAffinity != corev1.ServiceAffinityClientIP {
+				t.Errorf("Service %s routes OTLP-TX without sessionAffinity ClientIP: retried batches could reach a gateway that does not know them", name)
+			}
+		}
 		for _, p := range svc.Spec.Ports {
 			if containerPort(gwContainer, p.TargetPort.String()) == 0 {
 				t.Errorf("Service %s port %s targets %q, not a named port of the gateway container", name, p.Name, p.TargetPort.String())
