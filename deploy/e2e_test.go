@@ -13,19 +13,19 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/otelcol-ready/otelcol-ready/testbed/testbed"
-	"google.golang.org/grpc/codes"
 )
 
-// runnerOwnedEnv are the variables testbed.Collector sets itself (health, telemetry, file_storage directory).
+// runnerOwnedEnv are the variables testbed.Collector sets itself (health, telemetry, file_storage directory). All
+// other variables keep the manifest's value (memory limits, service name) unless they hold an address or a path.
 var runnerOwnedEnv = map[string]bool{
-	"OTELCOL_READY_HEALTH_ENDPOINT":  true,
-	"OTELCOL_READY_TELEMETRY_HOST":   true,
-	"OTELCOL_READY_TELEMETRY_PORT":   true,
-	"OTELCOL_READY_STORAGE_DIR":      true,
-	"OTELCOL_READY_MEMORY_LIMIT_MIB": false, // kept from the manifest: the test runs with the deployed limit
+	"OTELCOL_READY_HEALTH_ENDPOINT": true,
+	"OTELCOL_READY_TELEMETRY_HOST":  true,
+	"OTELCOL_READY_TELEMETRY_PORT":  true,
+	"OTELCOL_READY_STORAGE_DIR":     true,
 }
 
 // tier is one collector container of a plain Deployment, running on loopback.
