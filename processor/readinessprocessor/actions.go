@@ -47,6 +47,11 @@ func (p *readinessProcessor) act(ctx context.Context, t transition) {
 	for _, k := range slices.Sorted(maps.Keys(t.details)) {
 		fields = append(fields, zap.String(k, t.details[k]))
 	}
+	if t.followUp {
+		p.logger.Info("readiness: follow-up capture requested", fields...)
+		p.requestCapture(ctx, t)
+		return
+	}
 	if !t.start {
 		st := p.episodeState(t)
 		if st != nil && st.since != 0 {
@@ -58,6 +63,11 @@ func (p *readinessProcessor) act(ctx context.Context, t transition) {
 	p.logger.Warn("readiness anomaly started", fields...)
 	p.telemetry.ProcessorReadinessAnomalies.Add(ctx, 1, metric.WithAttributes(
 		attribute.String("rule", t.rule.name), attribute.String("kind", t.rule.kind)))
+	p.requestCapture(ctx, t)
+}
+
+// requestCapture queues the rule's captures of the series, when the rule has the capture action.
+func (p *readinessProcessor) requestCapture(ctx context.Context, t transition) {
 	if t.rule.capture && p.captures != nil {
 		p.captures.enqueue(ctx, captureJob{
 			rule: t.rule.name,

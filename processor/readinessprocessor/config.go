@@ -74,6 +74,10 @@ type CaptureActionConfig struct {
 	Kinds []pprofcaptureextension.Kind `mapstructure:"kinds"`
 	// Duration of the goroutine_delta and cpu captures; zero uses the receiver's default.
 	Duration time.Duration `mapstructure:"duration"`
+	// FollowUp requests the same captures once more when the episode is still active this long (data time) after
+	// it started: the receiver then compares the new heap profile with the one taken at the start and names the
+	// allocation sites that grew. Zero disables; use at least the receiver's captures.min_interval.
+	FollowUp time.Duration `mapstructure:"follow_up"`
 }
 
 // RuleParams holds the parameters of every rule kind; each kind reads its own.

@@ -1,6 +1,7 @@
 package readinessprocessor // import "github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor"
 
 import (
+	"maps"
 	"math"
 	"strconv"
 	"time"
@@ -13,7 +14,12 @@ type ruleState struct {
 	lastEnd  int64 // data time the last episode ended
 	episodes int64
 	details  map[string]string // values that started the current episode
+	followed bool              // the follow-up capture of the current episode was requested
+	clears   int               // consecutive clear verdicts of the active episode
 }
+
+// clearsToEnd is how many consecutive evaluations must agree that a windowed rule is clear before its episode ends.
+const clearsToEnd = 2
 
 // verdict is what one evaluation concluded.
 type verdict int
@@ -33,10 +39,13 @@ type transition struct {
 	at      int64
 	details map[string]string
 	reason  string
+	// followUp marks the follow-up capture of an active episode (not a start or an end).
+	followUp bool
 }
 
 // step applies a verdict; it returns true when the episode state changed.
-func (st *ruleState) step(v verdict, now int64, cooldown time.Duration) (started, ended bool) {
+// need is the number of consecutive clear verdicts that end an episode.
+func (st *ruleState) step(v verdict, now int64, cooldown time.Duration, need int) (started, ended bool) {
 	switch {
 	case !st.active && v == verdictFiring:
 		if st.lastEnd != 0 && now-st.lastEnd < int64(cooldown) {
@@ -45,11 +54,19 @@ func (st *ruleState) step(v verdict, now int64, cooldown time.Duration) (started
 		st.active = true
 		st.since = now
 		st.episodes++
+		st.followed = false
+		st.clears = 0
 		return true, false
 	case st.active && v == verdictClear:
+		st.clears++
+		if st.clears < need {
+			return false, false
+		}
 		st.active = false
 		st.lastEnd = now
 		return false, true
+	case st.active && v != verdictUnknown:
+		st.clears = 0
 	}
 	return false, false
 }
@@ -78,13 +95,21 @@ func (p *readinessProcessor) evaluateWindowed(s *series, now int64, emit func(tr
 			v, details = p.evalGrowth(s, r, now)
 		}
 		st := &s.rules[r.index]
-		started, ended := st.step(v, now, r.cooldown)
+		started, ended := st.step(v, now, r.cooldown, clearsToEnd)
 		if started {
 			st.details = details()
 			emit(transition{series: s, rule: r, start: true, at: now, details: st.details})
 		}
 		if ended {
 			emit(transition{series: s, rule: r, start: false, at: now, details: details(), reason: "below clear level"})
+		}
+		if st.active && !started && r.capture && r.followUp > 0 && !st.followed && now-st.since >= int64(r.followUp) {
+			st.followed = true
+			d := map[string]string{"follow_up": "true", "episode_start": time.Unix(0, st.since).UTC().Format(time.RFC3339)}
+			if details != nil {
+				maps.Copy(d, details())
+			}
+			emit(transition{series: s, rule: r, at: now, details: d, followUp: true})
 		}
 	}
 }
@@ -260,7 +285,9 @@ func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict,
 	switch {
 	case firing:
 		return verdictFiring, details
-	case t.growth < r.minGrowth*r.clearRatio || (t.pValue > r.clearSignificance && t.relGrowth < r.minRelativeGrowth*r.clearRatio):
+	case t.growth < r.minGrowth*r.clearRatio:
+		// The robust slope says the floor stopped rising: a p-value that drifts up on a noisy but still
+		// growing signal does not end the episode.
 		return verdictClear, details
 	default:
 		return verdictHold, details
@@ -301,7 +328,8 @@ func (st *thresholdState) evalThreshold(r *rule, ts int64, value float64) (start
 			v = verdictClear
 		}
 	}
-	return st.step(v, ts, r.cooldown)
+	// The `for` duration is the threshold rule's hysteresis: one clear verdict after it ends the episode.
+	return st.step(v, ts, r.cooldown, 1)
 }
 
 func lastSample(s *series, sig signal) (sample, bool) {

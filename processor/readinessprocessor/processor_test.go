@@ -480,3 +480,23 @@ func TestTwoSourcesOneSeries(t *testing.T) {
 		})
 	}
 }
+
+func TestCaptureFollowUp(t *testing.T) {
+	rule := heapRule()
+	rule.Actions = []string{ActionCapture}
+	rule.Capture.FollowUp = 3 * time.Minute
+	h := newHarness(t, testConfig(rule))
+	spec := seriesSpec{duration: 40 * time.Minute, interval: 10 * time.Second, seed: 3, goroutines: noisy(50, 3),
+		heapFloor: func(d time.Duration) float64 { return 60e6 + 10e6*max(0, d.Minutes()-20) }}
+	h.replay(namingPrometheus, serviceResource("svc", "a"), spec.generate())
+	require.Len(t, h.starts("heap-growth"), 1)
+	first := h.capturer.waitRequest(t)
+	assert.Equal(t, []pprofcaptureextension.Kind{"heap"}, first.Kinds)
+	assert.NotContains(t, first.Details, "follow_up")
+	second := h.capturer.waitRequest(t)
+	assert.Equal(t, "true", second.Details["follow_up"])
+	assert.Contains(t, second.Details, "growth", "the follow-up carries the current values")
+	followUps := h.logs.FilterMessage("readiness: follow-up capture requested").All()
+	require.Len(t, followUps, 1, "one follow-up per episode")
+	assert.GreaterOrEqual(t, startOffset(t, followUps[0])-startOffset(t, h.starts("heap-growth")[0]), 3*time.Minute)
+}

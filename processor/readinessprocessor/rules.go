@@ -3,7 +3,6 @@ package readinessprocessor // import "github.com/otelcol-ready/otelcol-ready/pro
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -23,6 +22,7 @@ type rule struct {
 	annotate     bool
 	captureKinds []pprofcaptureextension.Kind
 	captureDur   time.Duration
+	followUp     time.Duration
 
 	// gc_frequency
 	maxPerMinute         float64
@@ -40,7 +40,6 @@ type rule struct {
 	minGrowth         float64
 	minRelativeGrowth float64
 	significance      float64
-	clearSignificance float64
 	minPoints         int
 	leakedThreshold   float64
 
@@ -176,6 +175,10 @@ func compileActions(r *rule, rc RuleConfig, field func(string) string) error {
 		return fmt.Errorf("%s: must not be negative", field("capture.duration"))
 	}
 	r.captureDur = rc.Capture.Duration
+	if rc.Capture.FollowUp < 0 {
+		return fmt.Errorf("%s: must not be negative", field("capture.follow_up"))
+	}
+	r.followUp = rc.Capture.FollowUp
 	r.captureKinds = rc.Capture.Kinds
 	if len(r.captureKinds) == 0 {
 		if rc.Kind == KindGoroutineGrowth {
@@ -259,7 +262,6 @@ func compileGrowth(cfg *Config, r *rule, rc RuleConfig, field func(string) strin
 		return fmt.Errorf("%s: must be in (0, 0.5), e.g. 0.01", field("params.significance"))
 	}
 	r.significance = orDefaultF(p.Significance, defaultSignificance)
-	r.clearSignificance = math.Min(0.25, math.Max(0.2, 10*r.significance))
 	r.minPoints = p.MinPoints
 	if r.minPoints == 0 {
 		r.minPoints = defaultMinPoints

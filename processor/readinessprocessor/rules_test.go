@@ -219,3 +219,21 @@ func TestCounterRate(t *testing.T) {
 	assert.InDelta(t, 100, rate, 1e-9, "the reset and the gap are not counted as increase")
 	assert.Equal(t, 3*minute, covered)
 }
+
+// A leak that stops leaves its goroutines behind: the growth episode ends once the floor stops rising, and the
+// plateau does not start another one.
+func TestGrowthEpisodeEndsWhenGrowthStops(t *testing.T) {
+	h := newHarness(t, testConfig(goroutineRule()))
+	spec := seriesSpec{duration: time.Hour, interval: 15 * time.Second, seed: 21,
+		goroutines: func(d time.Duration, rng *rand.Rand) float64 {
+			leaked := 40 * min(max(0, d.Minutes()-20), 10) // 40/min from 20 m to 30 m, then a plateau of 400
+			return 100 + leaked + rng.NormFloat64()*10
+		}}
+	h.replay(namingPprofscrape, serviceResource("svc", "a"), spec.generate())
+	require.Len(t, h.starts("goroutine-leak"), 1)
+	ends := h.ends("goroutine-leak")
+	require.Len(t, ends, 1)
+	end := startOffset(t, ends[0])
+	assert.Greater(t, end, 30*time.Minute)
+	assert.LessOrEqual(t, end, 30*time.Minute+5*time.Minute+time.Minute, "within a window (and two evaluations) of the stop")
+}
