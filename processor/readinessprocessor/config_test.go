@@ -50,7 +50,7 @@ func TestLoadConfig(t *testing.T) {
 				Name: "goroutine-leak", Kind: KindGoroutineGrowth, Severity: "critical", Window: 10 * time.Minute, Cooldown: 30 * time.Minute,
 				Params:  RuleParams{MinValue: 100, MinGrowth: 50, MinRelativeGrowth: 0.3, Significance: 0.005, MinPoints: 12, LeakedThreshold: &leaked},
 				Actions: []string{ActionCapture, ActionAnnotate},
-				Capture: CaptureActionConfig{Kinds: []pprofcaptureextension.Kind{"goroutine", "goroutine_delta", "heap"}, Duration: 10 * time.Second},
+				Capture: CaptureActionConfig{Kinds: []pprofcaptureextension.Kind{"goroutine", "goroutine_delta", "heap"}, Duration: 10 * time.Second, FollowUp: 10 * time.Minute},
 			},
 			{Name: "heap-growth", Kind: KindHeapGrowth, Params: RuleParams{Signal: "heap_alloc", MinValue: 64 << 20}, Actions: []string{ActionCapture}},
 			{Name: "gc-storm", Kind: KindGCFrequency, Window: time.Minute, Params: RuleParams{MaxPerMinute: 500, BaselineMultiple: 5, MaxPausePerMinute: 2 * time.Second, MaxCPUFraction: 0.25}},
@@ -83,6 +83,7 @@ func TestConfigValidationNamesTheField(t *testing.T) {
 		"no_name":                 `rules[0].name: every rule needs a name`,
 		"bad_signal":              `rules[0] ("r").params.signal: unknown signal "rss"`,
 		"zero_series":             `max_series must be positive`,
+		"negative_follow_up":      `rules[0] ("r").capture.follow_up: must not be negative`,
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
