@@ -28,6 +28,8 @@ const (
 	skipSeriesLimit    = "series_limit"
 	skipAttributeLimit = "attribute_limit"
 	skipNoIdentity     = "missing_identity"
+	// skipCounterDecrease: a cumulative counter stepped back by less than half (not a restart).
+	skipCounterDecrease = "counter_decrease"
 )
 
 // maxThresholdStatesPerSeries bounds the attribute sets a threshold rule tracks per series.
@@ -360,17 +362,22 @@ func (p *readinessProcessor) ingestPoint(s *series, sig signal, ts, start int64,
 		c.skip(skipOutOfOrder, 1)
 		return
 	}
-	c.evaluated++
 	if sig.cumulative() && hasLast {
 		prevStart := s.startTimes[sig]
-		// A counter that goes down, or a new start time after our last sample (a process that started since), is
-		// a restart. A start time that merely wobbles (computed from uptime) is not.
-		if v < last.v || (start != 0 && prevStart != 0 && start != prevStart && start > last.ts) {
+		// A process that started after our last sample, or a counter that fell to less than half: a restart.
+		// A smaller step back is two sources (or a cached value) disagreeing about one process: skip the point.
+		newProcess := start != 0 && prevStart != 0 && start != prevStart && start > last.ts
+		switch {
+		case newProcess || v < last.v/2:
 			p.restart(s, ts)
 			rg = s.signals[sig]
 			hasLast = false
+		case v < last.v:
+			c.skip(skipCounterDecrease, 1)
+			return
 		}
 	}
+	c.evaluated++
 	if sig.cumulative() {
 		s.startTimes[sig] = start
 	}

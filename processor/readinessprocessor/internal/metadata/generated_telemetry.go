@@ -89,7 +89,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorReadinessPointsSkipped, err = builder.meter.Int64Counter(
 		"otelcol_processor_readiness_points_skipped",
-		metric.WithDescription("Number of data points of recognised metrics that were skipped, by reason (wrong_type, out_of_order, no_timestamp, invalid_value, series_limit, attribute_limit, missing_identity). [Development]"),
+		metric.WithDescription("Number of data points of recognised metrics that were skipped, by reason (wrong_type, out_of_order, no_timestamp, invalid_value, series_limit, attribute_limit, missing_identity, counter_decrease). [Development]"),
 		metric.WithUnit("{point}"),
 	)
 	errs = errors.Join(errs, err)

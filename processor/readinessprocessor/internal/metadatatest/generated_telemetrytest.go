@@ -88,7 +88,7 @@ func AssertEqualProcessorReadinessPointsEvaluated(t *testing.T, tt *componenttes
 func AssertEqualProcessorReadinessPointsSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_readiness_points_skipped",
-		Description: "Number of data points of recognised metrics that were skipped, by reason (wrong_type, out_of_order, no_timestamp, invalid_value, series_limit, attribute_limit, missing_identity). [Development]",
+		Description: "Number of data points of recognised metrics that were skipped, by reason (wrong_type, out_of_order, no_timestamp, invalid_value, series_limit, attribute_limit, missing_identity, counter_decrease). [Development]",
 		Unit:        "{point}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
