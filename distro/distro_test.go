@@ -4,51 +4,42 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/otelcol-ready/otelcol-ready/testbed/testbed"
 )
 
 // These tests run the real otelcol-ready binary: OTELCOL_READY_BIN when set (make test builds it first),
-// otherwise a binary built from this package into a temporary folder.
+// otherwise one built by the testbed's resolver.
 
-var binaryPath string
+var binaries *testbed.Binaries
 
 func TestMain(m *testing.M) {
-	code, err := runWithBinary(m)
+	dir, err := os.MkdirTemp("", "otelcol-ready-distro-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	binaries = testbed.NewBinaries(dir)
+	code := m.Run()
+	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-func runWithBinary(m *testing.M) (int, error) {
-	if p := os.Getenv("OTELCOL_READY_BIN"); p != "" {
-		binaryPath = p
-		return m.Run(), nil
-	}
-	dir, err := os.MkdirTemp("", "otelcol-ready-bin")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	binaryPath = filepath.Join(dir, "otelcol-ready")
-	out, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("building otelcol-ready: %w\n%s", err, out)
-	}
-	return m.Run(), nil
+func collectorBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := binaries.Collector()
+	require.NoError(t, err)
+	return bin
 }
 
 type manifest struct {
@@ -83,7 +74,7 @@ func TestComponentsListsEveryManifestEntry(t *testing.T) {
 	var want manifest
 	require.NoError(t, yaml.Unmarshal(raw, &want))
 
-	out, err := exec.Command(binaryPath, "components").Output()
+	out, err := exec.Command(collectorBinary(t), "components").Output()
 	require.NoError(t, err)
 	var got componentsOutput
 	require.NoError(t, yaml.Unmarshal(out, &got))
@@ -124,7 +115,7 @@ func TestShippedConfigsValidate(t *testing.T) {
 	require.NotEmpty(t, configs)
 	for _, cfg := range configs {
 		t.Run(filepath.Base(cfg), func(t *testing.T) {
-			out, err := exec.Command(binaryPath, "validate", "--config", cfg).CombinedOutput()
+			out, err := exec.Command(collectorBinary(t), "validate", "--config", cfg).CombinedOutput()
 			require.NoError(t, err, "%s", out)
 		})
 	}
@@ -210,7 +201,7 @@ service:
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := filepath.Join(t.TempDir(), "config.yaml")
 			require.NoError(t, os.WriteFile(cfg, []byte(tt.config), 0o600))
-			out, err := exec.Command(binaryPath, "validate", "--config", cfg).CombinedOutput()
+			out, err := exec.Command(collectorBinary(t), "validate", "--config", cfg).CombinedOutput()
 			require.Error(t, err, "validate accepted a bad config:\n%s", out)
 			for _, s := range tt.wantInError {
 				assert.Contains(t, string(out), s)
@@ -220,97 +211,38 @@ service:
 }
 
 // TestLocalConfigRuns is what `make run` does: the laptop config starts on a machine with nothing else running,
-// health_check answers 200 and the console shows the collector's own Go runtime metrics.
+// health_check answers 200, and within the first collection interval the console shows the collector's own Go
+// runtime metrics (pprofscrape reading the collector's pprof extension) and ./data gets them too.
 func TestLocalConfigRuns(t *testing.T) {
+	configPath, err := filepath.Abs("config/local.yaml")
+	require.NoError(t, err)
 	dataDir := t.TempDir()
-	env := map[string]string{
-		"OTELCOL_READY_HEALTH_ENDPOINT":    freeAddr(t),
-		"OTELCOL_READY_PPROF_ENDPOINT":     freeAddr(t),
-		"OTELCOL_READY_OTLP_GRPC_ENDPOINT": freeAddr(t),
-		"OTELCOL_READY_OTLP_HTTP_ENDPOINT": freeAddr(t),
-		"OTELCOL_READY_TELEMETRY_HOST":     "127.0.0.1",
-		"OTELCOL_READY_TELEMETRY_PORT":     portOf(t, freeAddr(t)),
-		"OTELCOL_READY_GO_SERVICE":         freeAddr(t), // nothing listens there: the config must cope
-		"OTELCOL_READY_DATA_DIR":           dataDir,
-		"OTELCOL_READY_SCRAPE_INTERVAL":    "1s",
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binaryPath, "--config", "config/local.yaml")
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var output syncBuffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("collector output:\n%s", output.String())
-		}
+	collector := testbed.NewCollector(t, collectorBinary(t), testbed.CollectorConfig{
+		Name:     "local",
+		Template: configPath,
+		Env: []string{
+			"OTELCOL_READY_PPROF_ENDPOINT=" + testbed.FreeEndpoint(t),
+			"OTELCOL_READY_OTLP_GRPC_ENDPOINT=" + testbed.FreeEndpoint(t),
+			"OTELCOL_READY_OTLP_HTTP_ENDPOINT=" + testbed.FreeEndpoint(t),
+			"OTELCOL_READY_GO_SERVICE=" + testbed.FreeEndpoint(t), // nothing listens there: the config must cope
+			"OTELCOL_READY_DATA_DIR=" + dataDir,
+		},
 	})
+	collector.MustStart() // waits for health_check to answer 200
 
-	healthURL := "http://" + env["OTELCOL_READY_HEALTH_ENDPOINT"] + "/"
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(healthURL)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 200*time.Millisecond, "health_check never answered 200")
+	// The default collection interval is 10 s and the first scrape comes after 1 s.
+	consoleShows := func() bool {
+		log := collector.LogTail(1 << 20)
+		return strings.Contains(log, "go.goroutine.count") && strings.Contains(log, "service.name=otelcol-ready")
+	}
+	require.True(t, testbed.WaitUntil(context.Background(), 30*time.Second, 250*time.Millisecond, consoleShows),
+		"the console never showed the collector's own go.goroutine.count")
 
-	require.Eventually(t, func() bool {
-		return strings.Contains(output.String(), localRuntimeMetric)
-	}, 60*time.Second, 500*time.Millisecond, "the console never showed %s", localRuntimeMetric)
-
-	require.Eventually(t, func() bool {
+	dataHas := func() bool {
 		b, err := os.ReadFile(filepath.Join(dataDir, "metrics.jsonl"))
-		return err == nil && bytes.Contains(b, []byte(localRuntimeMetric))
-	}, 30*time.Second, 500*time.Millisecond, "metrics.jsonl under the data dir never got %s", localRuntimeMetric)
-}
-
-// localRuntimeMetric is a Go runtime metric of the collector itself that local.yaml puts on the console.
-const localRuntimeMetric = "otelcol_process_runtime_heap_alloc_bytes"
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func portOf(t *testing.T, addr string) string {
-	t.Helper()
-	_, port, err := net.SplitHostPort(addr)
-	require.NoError(t, err)
-	return port
-}
-
-// syncBuffer collects a child process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+		return err == nil && bytes.Contains(b, []byte("go.memory.gc.goal")) && bytes.Contains(b, []byte("otelcol-ready"))
+	}
+	require.True(t, testbed.WaitUntil(context.Background(), 30*time.Second, 250*time.Millisecond, dataHas),
+		"metrics.jsonl under the data dir never got the collector's runtime metrics")
+	require.NoError(t, collector.Stop())
 }
