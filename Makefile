@@ -16,7 +16,7 @@ CONFIGS   := $(wildcard distro/config/*.yaml)
 # Packages that start goroutines of their own run under the race detector.
 RACE_PKGS := ./receiver/... ./processor/... ./exporter/... ./extension/... ./pkg/...
 # Bounded fuzzing of network decoders: "package:FuzzName" pairs.
-FUZZ_TARGETS ?=
+FUZZ_TARGETS ?= ./pkg/otlptx:FuzzDecode ./receiver/pprofscrapereceiver:FuzzParsers ./processor/readinessprocessor:FuzzProcessMetrics
 FUZZ_TIME ?= 20s
 
 export GOTOOLCHAIN := local
@@ -78,9 +78,9 @@ lint: ## gofmt and go vet.
 	$(GO) vet ./...
 
 .PHONY: unit
-unit: ## Unit tests (race detector on our component packages).
-	$(GO) test -race -count=1 $(RACE_PKGS)
-	$(GO) test -count=1 $$($(GO) list ./... | grep -vE '/(receiver|processor|exporter|extension|pkg)/')
+unit: ## Unit and end-to-end tests (race detector on our component packages; OTELCOL_READY_BIN, DEMOAPP_BIN reused).
+	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -vE '/(receiver|processor|exporter|extension|pkg)/')
 
 .PHONY: fuzz
 fuzz: ## Bounded fuzzing of the network decoders.
@@ -88,11 +88,21 @@ fuzz: ## Bounded fuzzing of the network decoders.
 	  echo "fuzz $$name in $$pkg for $(FUZZ_TIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZ_TIME) $$pkg; done
 
+.PHONY: deploy-gen
+deploy-gen: ## Render the Kubernetes and Helm files in deploy/ from distro/config.
+	$(GO) run ./deploy/gen
+
+.PHONY: check-deploy
+check-deploy: ## Fail when deploy/ embeds configs that differ from distro/config.
+	$(GO) run ./deploy/gen -check
+
 .PHONY: test
-test: lint check-distro validate ## Everything: lint, distro freshness, config validation, unit, e2e and fuzz.
-	OTELCOL_READY_BIN=$(BIN) $(MAKE) --no-print-directory unit
+test: lint check-distro check-deploy validate demoapp ## Everything: lint, freshness, config validation, unit, e2e, fuzz.
+	OTELCOL_READY_BIN=$(BIN) DEMOAPP_BIN=$(DEMOAPP) $(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory fuzz
 
 .PHONY: bench
-bench: build ## Benchmarks and full testbed scenarios, printed side by side with upstream alternatives.
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: build demoapp ## Benchmarks and full testbed scenarios, printed side by side with upstream alternatives.
+	$(GO) test -run '^$$' -bench . -benchmem $(RACE_PKGS)
+	TESTBED_FULL=1 OTELCOL_READY_BIN=$(BIN) DEMOAPP_BIN=$(DEMOAPP) $(GO) test -count=1 -timeout 40m ./testbed/scenarios/
+	$(GO) run ./testbed/cmd/report -mode full
