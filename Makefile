@@ -35,8 +35,8 @@ $(MDATAGEN): internal/tools/go.mod internal/tools/go.sum
 tools: $(BUILDER) $(MDATAGEN) ## Build the pinned builder (ocb) and mdatagen into .tools/.
 
 .PHONY: build
-build: ## Build distro/otelcol-ready from the committed sources.
-	$(GO) build -trimpath -o $(BIN) ./distro
+build: ## Build distro/otelcol-ready from the committed sources (no -trimpath: it shares the build cache with the tests).
+	$(GO) build -o $(BIN) ./distro
 
 .PHONY: run
 run: build ## Build and run the collector with distro/config/local.yaml (CONFIG=... to change).

@@ -26,6 +26,8 @@ import (
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // the collector's OTLP exporter compresses with gzip by default
 	"google.golang.org/grpc/status"
+
+	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
 )
 
 // maxBackendBody bounds a decompressed OTLP/HTTP request body.
@@ -39,9 +41,10 @@ type Failure struct {
 	HTTPStatus int
 }
 
-// MockBackend is an OTLP/gRPC and OTLP/HTTP server that records the ids it receives per signal. It can be slowed
-// down (SetDelay) and made to refuse (SetFailure) while running. Other transports (OTLP-TX) feed it through
-// Admit and Record*.
+// MockBackend is an OTLP/gRPC and OTLP/HTTP server that records the ids it receives per signal; the HTTP server
+// also serves OTLP-TX (POST /v1/otlptx, see OTLPTXURL). It can be slowed down (SetDelay) and made to refuse
+// (SetFailure: HTTPStatus applies to OTLP/HTTP and OTLP-TX) while running. Other transports feed it through Admit
+// and Record*.
 type MockBackend struct {
 	grpcAddr string
 	httpAddr string
@@ -61,6 +64,11 @@ type MockBackend struct {
 	httpWire atomic.Int64
 
 	zstdDec *zstd.Decoder
+
+	otlptxCodec      *otlptx.Codec
+	otlptxDedup      *otlptxDedup
+	otlptxDuplicates atomic.Int64
+	otlptxRequests   atomic.Int64
 }
 
 // StartMockBackend listens on two free loopback ports and stops in t.Cleanup.
@@ -80,17 +88,29 @@ func NewMockBackend() (*MockBackend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zstd decoder: %w", err)
 	}
-	b := &MockBackend{received: map[Signal]*IDCounter{}, grpcWire: &wireCounter{}, zstdDec: dec}
+	codec, err := newOTLPTXCodec()
+	if err != nil {
+		dec.Close()
+		return nil, err
+	}
+	b := &MockBackend{
+		received: map[Signal]*IDCounter{}, grpcWire: &wireCounter{}, zstdDec: dec,
+		otlptxCodec: codec, otlptxDedup: newOTLPTXDedup(),
+	}
 	for _, s := range AllSignals {
 		b.received[s] = NewIDCounter()
 	}
 	grpcLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		dec.Close()
+		codec.Close()
 		return nil, fmt.Errorf("mock backend gRPC listener: %w", err)
 	}
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		grpcLn.Close()
+		dec.Close()
+		codec.Close()
 		return nil, fmt.Errorf("mock backend HTTP listener: %w", err)
 	}
 	b.grpcAddr, b.httpAddr = grpcLn.Addr().String(), httpLn.Addr().String()
@@ -104,6 +124,7 @@ func NewMockBackend() (*MockBackend, error) {
 	for _, s := range AllSignals {
 		mux.HandleFunc("POST /v1/"+string(s), b.httpHandler(s))
 	}
+	mux.HandleFunc("POST "+otlptx.Path, b.otlptxHandler)
 	b.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	b.serveWG.Add(2)
@@ -160,6 +181,7 @@ func (b *MockBackend) Close() {
 	}
 	b.serveWG.Wait()
 	b.zstdDec.Close()
+	b.otlptxCodec.Close()
 }
 
 // Admit applies the configured delay and failure to one request. It returns the failure to answer with, or nil.
