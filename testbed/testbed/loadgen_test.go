@@ -18,6 +18,9 @@ func senderFactories() map[string]func(b *MockBackend) (Sender, error) {
 		"http+gzip":   func(b *MockBackend) (Sender, error) { return NewHTTPSender(b.HTTPEndpoint(), "gzip") },
 		"http+zstd":   func(b *MockBackend) (Sender, error) { return NewHTTPSender(b.HTTPEndpoint(), "zstd") },
 		"http+snappy": func(b *MockBackend) (Sender, error) { return NewHTTPSender(b.HTTPEndpoint(), "snappy") },
+		"otlptx":      func(b *MockBackend) (Sender, error) { return NewOTLPTXSender(b.HTTPEndpoint(), "") },
+		"otlptx+zstd": func(b *MockBackend) (Sender, error) { return NewOTLPTXSender(b.HTTPEndpoint(), "zstd") },
+		"otlptx+none": func(b *MockBackend) (Sender, error) { return NewOTLPTXSender(b.HTTPEndpoint(), "none") },
 	}
 }
 
@@ -56,7 +59,7 @@ func TestLoadGeneratorDeliversThroughEveryTransport(t *testing.T) {
 
 func TestLoadGeneratorRetriesRetryableRefusals(t *testing.T) {
 	for name, mk := range map[string]func(b *MockBackend) (Sender, error){
-		"grpc": senderFactories()["grpc"], "http": senderFactories()["http+gzip"],
+		"grpc": senderFactories()["grpc"], "http": senderFactories()["http+gzip"], "otlptx": senderFactories()["otlptx"],
 	} {
 		t.Run(name, func(t *testing.T) {
 			backend := StartMockBackend(t)
@@ -91,7 +94,7 @@ func TestLoadGeneratorDoesNotCountPermanentRefusals(t *testing.T) {
 	backend := StartMockBackend(t)
 	backend.SetFailure(&Failure{GRPCCode: codes.InvalidArgument, HTTPStatus: http.StatusBadRequest})
 	for name, mk := range map[string]func(b *MockBackend) (Sender, error){
-		"grpc": senderFactories()["grpc"], "http": senderFactories()["http"],
+		"grpc": senderFactories()["grpc"], "http": senderFactories()["http"], "otlptx": senderFactories()["otlptx"],
 	} {
 		t.Run(name, func(t *testing.T) {
 			s, err := mk(backend)
@@ -148,6 +151,9 @@ func TestSendersRefuseBadSettings(t *testing.T) {
 	}
 	if _, err := NewHTTPSender("127.0.0.1:1", "brotli"); err == nil {
 		t.Error("HTTP sender accepted brotli")
+	}
+	if _, err := NewOTLPTXSender("127.0.0.1:1", "gzip"); err == nil {
+		t.Error("OTLP-TX sender accepted gzip")
 	}
 	if _, err := NewHTTPSender("example.com:80", ""); err == nil {
 		t.Error("HTTP sender accepted a non-loopback endpoint")
