@@ -11,7 +11,8 @@ import (
 
 // TestSidecarFootprint (scenario 5) runs the shipped sidecar config (distro/config/sidecar.yaml, unchanged, through
 // its ${env:} variables) next to one Go service (demoapp) that the prometheus receiver scrapes every 10 s, plus
-// 1,000 items/s of application telemetry over OTLP/gRPC; the gateway is the mock backend. It prints the sidecar's
+// 1,000 items/s of application telemetry over OTLP/gRPC; the gateway is the mock backend's OTLP-TX endpoint (the
+// shipped sidecar exports with otlptx). It prints the sidecar's
 // CPU share and peak RSS and asserts that the telemetry and the scraped metrics arrive.
 func TestSidecarFootprint(t *testing.T) {
 	bin := scenarioSetup(t)
@@ -22,15 +23,13 @@ func TestSidecarFootprint(t *testing.T) {
 	grpcIn := testbed.FreeEndpoint(t)
 	sidecar := testbed.NewCollector(t, bin, testbed.CollectorConfig{
 		Name: "sidecar", Template: sidecarConfig, Monitor: mon,
-		Env: []string{
-			"OTELCOL_READY_OTLP_GRPC_ENDPOINT=" + grpcIn,
-			"OTELCOL_READY_OTLP_HTTP_ENDPOINT=" + testbed.FreeEndpoint(t),
-			"OTELCOL_READY_GO_SERVICE=" + app.Addr(),
+		Env: append(sidecarServiceEnv(t, app.Addr()),
+			"OTELCOL_READY_OTLP_GRPC_ENDPOINT="+grpcIn,
+			"OTELCOL_READY_OTLP_HTTP_ENDPOINT="+testbed.FreeEndpoint(t),
 			"OTELCOL_READY_SERVICE_NAME=demoapp",
 			"OTELCOL_READY_SCRAPE_INTERVAL=10s",
-			"OTELCOL_READY_GATEWAY_ENDPOINT=" + backend.GRPCEndpoint(),
-			"OTELCOL_READY_GATEWAY_INSECURE=true",
-		},
+			"OTELCOL_READY_GATEWAY_ENDPOINT="+backend.OTLPTXURL(),
+		),
 	})
 	sidecar.MustStart()
 	mon.SampleNow()
@@ -61,7 +60,7 @@ func TestSidecarFootprint(t *testing.T) {
 		mib(usage.PeakRSSBytes), mib(usage.PeakAnonRSSBytes), mib(demo.PeakRSSBytes), backend.Untracked())
 	recordRow(t, testbed.Row{
 		Scenario:   "5-sidecar-footprint",
-		Transport:  "otlp-grpc + prometheus scrape -> distro sidecar.yaml -> otlp_grpc",
+		Transport:  "otlp-grpc + prometheus/pprofscrape -> distro sidecar.yaml -> otlptx",
 		Items:      st.Sent,
 		Seconds:    wall.Seconds(),
 		CPUSeconds: cpu,

@@ -11,14 +11,21 @@ import (
 	"github.com/otelcol-ready/otelcol-ready/testbed/testbed"
 )
 
-// TestSidecarGateway (scenario 2): N load sources send to a sidecar, the sidecar exports to a gateway over OTLP/gRPC,
-// the gateway to the mock backend; both tiers use a persistent sending queue (file_storage). During the load the
-// gateway is killed with SIGKILL and restarted, then the sidecar. Zero loss of acknowledged items is asserted;
-// duplicates are counted and reported (upstream exporterhelper's persistent queue is at-least-once).
+// TestSidecarGateway (scenario 2): N load sources send to a sidecar, the sidecar exports to a gateway, the gateway
+// to the mock backend; both tiers use a persistent sending queue (file_storage). During the load the gateway is
+// killed with SIGKILL and restarted, then the sidecar. Zero loss of acknowledged items is asserted in every
+// variant. Variants:
+//   - testbed-configs: OTLP/gRPC between the tiers (configs/tier.yaml.tmpl); duplicates are counted and reported
+//     (upstream exporterhelper's persistent queue is at-least-once).
+//   - shipped-configs: distro/config/sidecar.yaml and gateway.yaml unchanged (OTLP-TX between the tiers, plain
+//     HTTP; OTLP/gRPC from the gateway to the backend); duplicates are counted and reported.
+//   - otlptx-tls: the shipped configs plus overlays (configs/otlptx-tls-*.overlay.yaml.tmpl): TLS on the OTLP-TX
+//     hop with a CA generated for the test, and OTLP-TX from the gateway to the backend too. Zero duplicates is
+//     asserted as well: every item arrives exactly once, count and identity (issue 6's acceptance).
 func TestSidecarGateway(t *testing.T) {
 	bin := scenarioSetup(t)
-	t.Run("testbed-configs", func(t *testing.T) { runSidecarGateway(t, bin, testbedTiers) })
-	t.Run("shipped-configs", func(t *testing.T) { runSidecarGateway(t, bin, shippedTiers) })
+	t.Run("testbed-configs", func(t *testing.T) { runSidecarGateway(t, bin, testbedTiers, false) })
+	t.Run("shipped-configs", func(t *testing.T) { runSidecarGateway(t, bin, shippedTiers, false) })
 }
 
 // tierSetup creates the gateway (exporting to backend) and the sidecar (exporting to the gateway); it returns them
@@ -51,12 +58,38 @@ func testbedTiers(t *testing.T, bin string, mon *testbed.ResourceMonitor, backen
 // shippedTiers runs distro/config/sidecar.yaml and gateway.yaml unchanged, through their ${env:} variables
 // ($TESTBED_DISTRO_CONFIG_DIR points at candidate versions of those two files instead).
 func shippedTiers(t *testing.T, bin string, mon *testbed.ResourceMonitor, backend *testbed.MockBackend) (*testbed.Collector, *testbed.Collector, string, string) {
+	return shippedTiersWith(t, bin, mon, backend, nil)
+}
+
+// otlptxTLSTiers runs the shipped configs with TLS on the OTLP-TX hop and OTLP-TX from the gateway to the backend
+// (see configs/otlptx-tls-gateway.overlay.yaml.tmpl for why).
+func otlptxTLSTiers(t *testing.T, bin string, mon *testbed.ResourceMonitor, backend *testbed.MockBackend) (*testbed.Collector, *testbed.Collector, string, string) {
+	return shippedTiersWith(t, bin, mon, backend, &tlsOverlay{files: testbed.WriteTestTLS(t)})
+}
+
+// tlsOverlay selects the otlptx-tls variant of the shipped tiers.
+type tlsOverlay struct{ files testbed.TLSFiles }
+
+func shippedTiersWith(t *testing.T, bin string, mon *testbed.ResourceMonitor, backend *testbed.MockBackend, tls *tlsOverlay) (*testbed.Collector, *testbed.Collector, string, string) {
 	gatewayConfig, sidecarConfig := distroConfig(t, "gateway.yaml"), distroConfig(t, "sidecar.yaml")
-	gatewayGRPC := testbed.FreeEndpoint(t)
+	gatewayOTLPTX := testbed.FreeEndpoint(t)
+	gatewayURL := "http://" + gatewayOTLPTX
+	var gatewayOverlays, sidecarOverlays []string
+	vars := map[string]any{}
+	if tls != nil {
+		gatewayURL = "https://" + gatewayOTLPTX
+		gatewayOverlays = []string{"otlptx-tls-gateway.overlay.yaml.tmpl"}
+		sidecarOverlays = []string{"otlptx-tls-sidecar.overlay.yaml.tmpl"}
+		vars = map[string]any{
+			"CAFile": tls.files.CAFile, "CertFile": tls.files.CertFile, "KeyFile": tls.files.KeyFile,
+			"BackendURL": backend.OTLPTXURL(),
+		}
+	}
 	gateway := testbed.NewCollector(t, bin, testbed.CollectorConfig{
-		Name: "gateway", Template: gatewayConfig, Monitor: mon,
+		Name: "gateway", Template: gatewayConfig, Overlays: gatewayOverlays, Vars: vars, Monitor: mon,
 		Env: []string{
-			"OTELCOL_READY_OTLP_GRPC_ENDPOINT=" + gatewayGRPC,
+			"OTELCOL_READY_OTLPTX_ENDPOINT=" + gatewayOTLPTX,
+			"OTELCOL_READY_OTLP_GRPC_ENDPOINT=" + testbed.FreeEndpoint(t),
 			"OTELCOL_READY_OTLP_HTTP_ENDPOINT=" + testbed.FreeEndpoint(t),
 			"OTELCOL_READY_BACKEND_ENDPOINT=" + backend.GRPCEndpoint(),
 			"OTELCOL_READY_BACKEND_INSECURE=true",
@@ -64,20 +97,27 @@ func shippedTiers(t *testing.T, bin string, mon *testbed.ResourceMonitor, backen
 	})
 	sidecarGRPC, sidecarHTTP := testbed.FreeEndpoint(t), testbed.FreeEndpoint(t)
 	sidecar := testbed.NewCollector(t, bin, testbed.CollectorConfig{
-		Name: "sidecar", Template: sidecarConfig, Monitor: mon,
-		Env: []string{
-			"OTELCOL_READY_OTLP_GRPC_ENDPOINT=" + sidecarGRPC,
-			"OTELCOL_READY_OTLP_HTTP_ENDPOINT=" + sidecarHTTP,
-			// Nothing listens there: the scrape fails and only adds an "up" series, which carries no testbed.id.
-			"OTELCOL_READY_GO_SERVICE=" + testbed.FreeEndpoint(t),
-			"OTELCOL_READY_GATEWAY_ENDPOINT=" + gatewayGRPC,
-			"OTELCOL_READY_GATEWAY_INSECURE=true",
-		},
+		Name: "sidecar", Template: sidecarConfig, Overlays: sidecarOverlays, Vars: vars, Monitor: mon,
+		Env: append(sidecarServiceEnv(t, testbed.FreeEndpoint(t)),
+			"OTELCOL_READY_OTLP_GRPC_ENDPOINT="+sidecarGRPC,
+			"OTELCOL_READY_OTLP_HTTP_ENDPOINT="+sidecarHTTP,
+			"OTELCOL_READY_GATEWAY_ENDPOINT="+gatewayURL,
+		),
 	})
 	return sidecar, gateway, sidecarGRPC, sidecarHTTP
 }
 
-func runSidecarGateway(t *testing.T, bin string, setup tierSetup) {
+// sidecarServiceEnv points the shipped sidecar's scrapers (prometheus, pprofscrape) at goService and keeps its
+// capture files in the test's temp dir. When nothing listens at goService, the scrapes fail and only add series
+// without a testbed.id ("up", pprofscrape.target.up).
+func sidecarServiceEnv(t *testing.T, goService string) []string {
+	return []string{
+		"OTELCOL_READY_GO_SERVICE=" + goService,
+		"OTELCOL_READY_CAPTURES_DIR=" + t.TempDir(),
+	}
+}
+
+func runSidecarGateway(t *testing.T, bin string, setup tierSetup, exactlyOnce bool) {
 	backend := testbed.StartMockBackend(t)
 	mon := newMonitor(t)
 	sidecar, gateway, sidecarGRPC, sidecarHTTP := setup(t, bin, mon, backend)
@@ -94,9 +134,12 @@ func runSidecarGateway(t *testing.T, bin string, setup tierSetup) {
 		if i == 2 {
 			f, endpoint = testbed.HTTPSenderFactory("gzip"), sidecarHTTP
 		}
+		// The shipped sidecar's otlptx exporter answers each request once its batch is queued (up to its 200 ms
+		// flush_interval later), so a source keeps rate x 0.2 s / 50 items requests in flight (plus headroom) to
+		// hold its rate.
 		gens[i] = newGenerator(t, newSender(t, f, endpoint), testbed.LoadOptions{
 			Source: i + 1, BatchSize: 50, Rate: ratePerSource, Duration: loadFor,
-			Workers: 2, AttemptTimeout: 5 * time.Second, RetryFor: 90 * time.Second,
+			Workers: pick(4, 12), AttemptTimeout: 5 * time.Second, RetryFor: 90 * time.Second,
 		})
 	}
 
@@ -144,6 +187,12 @@ func runSidecarGateway(t *testing.T, bin string, setup tierSetup) {
 	}
 	// The row is written even when items were lost: the table must show it.
 	res := waitDelivered(t, testbed.MergeSent(gens...), backend, pick(90*time.Second, 3*time.Minute))
+	if exactlyOnce && res.Duplicated() > 0 {
+		t.Errorf("%d duplicated item copies reached the backend; this variant must deliver every item exactly once", res.Duplicated())
+	}
+	if n := backend.OTLPTXDuplicateBatches(); n > 0 {
+		t.Logf("the backend acknowledged %d re-sent OTLP-TX batches without recording them again", n)
+	}
 	mon.SampleNow()
 	sc, gw := mon.Usage("sidecar"), mon.Usage("gateway")
 	recordRow(t, testbed.Row{

@@ -37,6 +37,10 @@ type CollectorConfig struct {
 	Template string
 	// Vars are the template's data (endpoints of receivers and exporters, limits).
 	Vars map[string]any
+	// Overlays are further config templates (same names and Vars as Template), passed as additional --config
+	// flags after it: the collector merges them in order (maps deeply, lists replaced). A scenario uses them to run
+	// a shipped config unchanged plus, say, TLS settings that cannot be set through ${env:}.
+	Overlays []string
 	// StateDir is kept across restarts (file_storage directory). Empty: a fresh temp dir.
 	StateDir string
 	// Env is added to the child's environment.
@@ -54,6 +58,7 @@ type Collector struct {
 	bin        string
 	cfg        CollectorConfig
 	configPath string
+	overlays   []string
 	logPath    string
 	health     string
 	telemetry  int
@@ -107,6 +112,18 @@ func NewCollector(tb testing.TB, bin string, cfg CollectorConfig) *Collector {
 	}
 	if err := os.WriteFile(c.configPath, rendered, 0o600); err != nil {
 		tb.Fatalf("writing config: %v", err)
+	}
+	for i, overlay := range cfg.Overlays {
+		text, err := RenderTemplate(overlay, vars)
+		if err != nil {
+			tb.Fatalf("collector %s overlay: %v", cfg.Name, err)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%s.overlay%d.yaml", cfg.Name, i+1))
+		if err := os.WriteFile(path, text, 0o600); err != nil {
+			tb.Fatalf("writing config overlay: %v", err)
+		}
+		c.overlays = append(c.overlays, path)
+		rendered = append(append(rendered, "\n# overlay "+path+":\n"...), text...)
 	}
 	tb.Cleanup(func() {
 		c.Kill()
@@ -197,7 +214,11 @@ func (c *Collector) Start() error {
 	}
 	c.starts++
 	fmt.Fprintf(logFile, "==== testbed: start #%d of %s at %s ====\n", c.starts, c.cfg.Name, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(c.bin, "--config", c.configPath)
+	args := []string{"--config", c.configPath}
+	for _, o := range c.overlays {
+		args = append(args, "--config", o)
+	}
+	cmd := exec.Command(c.bin, args...)
 	cmd.Env = append(append(os.Environ(), c.distroEnv()...), c.cfg.Env...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile

@@ -98,9 +98,11 @@ func TestShippedTemplatesRender(t *testing.T) {
 		"HTTPEndpoint": "127.0.0.1:4", "MemoryLimitMiB": 100, "SpikeLimitMiB": 20, "Exporter": "otlp_grpc",
 		"BackendEndpoint": "127.0.0.1:5", "ExportCompression": "gzip", "Tier": "sidecar", "NextEndpoint": "127.0.0.1:6",
 		"QueueSize": 10, "QueueItems": 10, "ServiceName": "demoapp", "ScrapeInterval": "1s", "Target": "127.0.0.1:7",
-		"MetricsFile": "/tmp/m", "LogsFile": "/tmp/l",
+		"MetricsFile": "/tmp/m", "LogsFile": "/tmp/l", "OTLPTXEndpoint": "127.0.0.1:8", "CAFile": "/tmp/ca",
+		"CertFile": "/tmp/crt", "KeyFile": "/tmp/key", "BackendURL": "http://127.0.0.1:9",
 	}
-	for _, name := range []string{"passthrough.yaml.tmpl", "tier.yaml.tmpl", "overload.yaml.tmpl", "readiness.yaml.tmpl"} {
+	for _, name := range []string{"passthrough.yaml.tmpl", "tier.yaml.tmpl", "overload.yaml.tmpl", "readiness.yaml.tmpl",
+		"otlptx-tls-sidecar.overlay.yaml.tmpl", "otlptx-tls-gateway.overlay.yaml.tmpl"} {
 		if _, err := RenderTemplate(name, vars); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
