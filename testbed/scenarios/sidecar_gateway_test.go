@@ -26,6 +26,7 @@ func TestSidecarGateway(t *testing.T) {
 	bin := scenarioSetup(t)
 	t.Run("testbed-configs", func(t *testing.T) { runSidecarGateway(t, bin, testbedTiers, false) })
 	t.Run("shipped-configs", func(t *testing.T) { runSidecarGateway(t, bin, shippedTiers, false) })
+	t.Run("otlptx-tls", func(t *testing.T) { runSidecarGateway(t, bin, otlptxTLSTiers, true) })
 }
 
 // tierSetup creates the gateway (exporting to backend) and the sidecar (exporting to the gateway); it returns them
