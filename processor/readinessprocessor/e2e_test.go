@@ -40,15 +40,15 @@ const (
 	ruleGCStorm     = "gc-storm"
 )
 
-// TestE2E runs the real otelcol-ready binary next to the demo service, one collector and one demo service per
-// scenario, the scenarios in parallel. Each scenario starts with the demo's healthy noisy knob for e2eHealthyFor
-// (no rule may fire), then switches on a problem knob:
-//   - leak, pprofscrape as the source: exactly one goroutine-growth episode, goroutine, goroutine delta and heap
-//     captures on disk that parse and name the leaking function, the capture log records and the processor's leak
-//     attribution naming it;
-//   - gcstorm, pprofscrape as the source: a gc_frequency episode;
-//   - leak, the prometheus receiver as the only source of the readiness pipeline (pprofscrape only serves the
-//     captures): exactly one goroutine-growth episode and a goroutine capture naming the leaking function.
+// TestE2E runs the real otelcol-ready binary next to demo services, two collectors in parallel. Each demo
+// service starts with its healthy noisy knob for e2eHealthyFor (no rule may fire for any of them), then a problem
+// knob is switched on:
+//   - pprofscrape as the source, one collector scraping two demo services: the leak knob on "leaky" gives exactly
+//     one goroutine-growth episode, goroutine, goroutine delta and heap captures on disk that parse and name the
+//     leaking function, the capture log records and the processor's leak attribution naming it; the GC-storm knob on
+//     "stormy" gives a gc_frequency episode;
+//   - the prometheus receiver as the only source of the readiness pipeline (pprofscrape only serves the captures):
+//     the leak knob gives exactly one goroutine-growth episode and captures naming the leaking function.
 func TestE2E(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test with the real binary: not in -short mode")
@@ -63,63 +63,72 @@ func TestE2E(t *testing.T) {
 	demoBin, err := bins.DemoApp()
 	require.NoError(t, err)
 
-	t.Run("leak/pprofscrape", func(t *testing.T) {
+	t.Run("pprofscrape", func(t *testing.T) {
 		t.Parallel()
-		r := startE2E(t, collectorBin, demoBin, "pprofscrape", "leaky")
-		r.leakScenario(true)
-	})
-	t.Run("gcstorm/pprofscrape", func(t *testing.T) {
-		t.Parallel()
-		r := startE2E(t, collectorBin, demoBin, "pprofscrape", "stormy")
+		const leaky, stormy = "leaky", "stormy"
+		r := startE2E(t, collectorBin, demoBin, "pprofscrape", leaky, stormy)
 		r.healthyPhase()
-		knobAt := time.Now()
-		require.NoError(t, r.demo.Control(r.ctx, "gcstorm", true, nil))
-		start := r.waitEpisode(ruleGCStorm, knobAt)
-		// The storm costs CPU the other scenarios share: switch it off once it was seen.
-		require.NoError(t, r.demo.Control(r.ctx, "gcstorm", false, nil))
+
+		stormAt := time.Now()
+		require.NoError(t, r.demos[stormy].Control(r.ctx, "gcstorm", true, nil))
+		leakAt := time.Now()
+		require.NoError(t, r.demos[leaky].Control(r.ctx, "leak", true, nil))
+		storm := r.waitEpisode(stormy, ruleGCStorm, stormAt)
+		// The storm costs CPU that everything on the machine shares: switch it off once it was seen.
+		require.NoError(t, r.demos[stormy].Control(r.ctx, "gcstorm", false, nil))
 		t.Logf("gc storm detected %s after the knob (log data_time; annotation point at +%s): %v",
-			start.dataTime.Sub(knobAt).Round(time.Second), start.annotationAt.Sub(knobAt).Round(time.Second), start.details)
-		r.stop()
-		assert.Equal(t, 1, r.episodesStarted(ruleGCStorm), "episodes of %s", ruleGCStorm)
+			storm.dataTime.Sub(stormAt).Round(time.Second), storm.annotationAt.Sub(stormAt).Round(time.Second), storm.details)
+
+		r.leakScenario(leaky, leakAt, true)
+		assert.Equal(t, 1, r.episodesStarted(stormy, ruleGCStorm), "episodes of %s for %s", ruleGCStorm, stormy)
 	})
-	t.Run("leak/prometheus", func(t *testing.T) {
+	t.Run("prometheus", func(t *testing.T) {
 		t.Parallel()
-		r := startE2E(t, collectorBin, demoBin, "prometheus", "checkout")
-		r.leakScenario(false)
+		const service = "checkout"
+		r := startE2E(t, collectorBin, demoBin, "prometheus", service)
+		r.healthyPhase()
+		leakAt := time.Now()
+		require.NoError(t, r.demos[service].Control(r.ctx, "leak", true, nil))
+		r.leakScenario(service, leakAt, false)
 	})
 }
 
-// e2eRun is one collector next to one demo service.
+// e2eRun is one collector next to demo services.
 type e2eRun struct {
 	t           *testing.T
 	ctx         context.Context
 	source      string
-	service     string
-	demo        *testbed.DemoApp
+	services    []string
+	demos       map[string]*testbed.DemoApp
 	col         *testbed.Collector
 	metricsFile string
 	logsFile    string
 	captureDir  string
 }
 
-func startE2E(t *testing.T, collectorBin, demoBin, source, service string) *e2eRun {
+func startE2E(t *testing.T, collectorBin, demoBin, source string, services ...string) *e2eRun {
 	templatePath, err := filepath.Abs(filepath.Join("testdata", "e2e.yaml.tmpl"))
 	require.NoError(t, err)
-	// -duration bounds the demo service even if the test's cleanup never ran.
-	demo := testbed.StartDemoApp(t, demoBin, testbed.DemoAppOptions{
-		Name: service, Modes: []string{"healthy"}, Args: []string{"-service-name", service, "-duration", "6m"},
-	})
 	dir := t.TempDir()
 	r := &e2eRun{
-		t: t, ctx: context.Background(), source: source, service: service, demo: demo,
+		t: t, ctx: context.Background(), source: source, services: services, demos: map[string]*testbed.DemoApp{},
 		metricsFile: filepath.Join(dir, "metrics.json"), logsFile: filepath.Join(dir, "logs.json"),
 		captureDir: filepath.Join(dir, "captures"),
 	}
+	var targets []map[string]string
+	for _, service := range services {
+		// -duration bounds the demo service even if the test's cleanup never ran.
+		demo := testbed.StartDemoApp(t, demoBin, testbed.DemoAppOptions{
+			Name: service, Modes: []string{"healthy"}, Args: []string{"-service-name", service, "-duration", "6m"},
+		})
+		r.demos[service] = demo
+		targets = append(targets, map[string]string{"Addr": demo.Addr(), "Name": service})
+	}
 	r.col = testbed.NewCollector(t, collectorBin, testbed.CollectorConfig{
-		Name:     "readiness-" + source + "-" + service,
+		Name:     "readiness-" + source,
 		Template: templatePath,
 		Vars: map[string]any{
-			"Source": source, "DemoAddr": demo.Addr(), "ServiceName": service, "CaptureDir": r.captureDir,
+			"Source": source, "Targets": targets, "CaptureDir": r.captureDir,
 			"MetricsFile": r.metricsFile, "LogsFile": r.logsFile,
 		},
 	})
@@ -135,44 +144,51 @@ func (r *e2eRun) goroutineMetric() string {
 	return "go.goroutine.count"
 }
 
-// healthyPhase waits until the source's goroutine series covers e2eHealthyFor of data time with the demo's
-// healthy knob on, and checks that no rule fired: no episode in the annotations and no start in the log.
+// healthyPhase waits until the source's goroutine series of every demo service covers e2eHealthyFor of data time
+// with the healthy knob on, and checks that no rule fired: no episode in the annotations and no start in the log.
 func (r *e2eRun) healthyPhase() {
 	t := r.t
-	var first, last time.Time
-	points, err := testbed.WaitForMetrics(r.ctx, r.metricsFile, e2eHealthyFor+time.Minute, func(p []testbed.MetricPoint) bool {
-		first, last = r.seriesSpan(p)
-		return !first.IsZero() && last.Sub(first) >= e2eHealthyFor
-	})
-	require.NoError(t, err, "the %s series of %s covers the healthy phase", r.goroutineMetric(), r.service)
-	var annotations, active int
-	for _, p := range points {
-		if p.Resource["service.name"] != r.service {
-			continue
-		}
-		switch p.Name {
-		case metricAnomalyActive:
-			annotations++
-			if p.Value != 0 {
-				active++
-				t.Errorf("healthy phase: rule %v active at %s", p.Attrs[attrRuleName], p.Time.Format(time.RFC3339))
+	covered := func(p []testbed.MetricPoint) bool {
+		for _, service := range r.services {
+			first, last := r.seriesSpan(p, service)
+			if first.IsZero() || last.Sub(first) < e2eHealthyFor {
+				return false
 			}
-		case metricAnomalyEpisodes:
-			assert.Zero(t, p.Value, "healthy phase: episodes of rule %v", p.Attrs[attrRuleName])
 		}
+		return true
 	}
-	require.Positive(t, annotations, "the processor annotates the series of %s", r.service)
+	points, err := testbed.WaitForMetrics(r.ctx, r.metricsFile, e2eHealthyFor+time.Minute, covered)
+	require.NoError(t, err, "the %s series of %v cover the healthy phase", r.goroutineMetric(), r.services)
+	for _, service := range r.services {
+		var annotations int
+		for _, p := range points {
+			if p.Resource["service.name"] != service {
+				continue
+			}
+			switch p.Name {
+			case metricAnomalyActive:
+				annotations++
+				if p.Value != 0 {
+					t.Errorf("healthy phase: rule %v active for %s at %s", p.Attrs[attrRuleName], service, p.Time.Format(time.RFC3339))
+				}
+			case metricAnomalyEpisodes:
+				assert.Zero(t, p.Value, "healthy phase: episodes of rule %v for %s", p.Attrs[attrRuleName], service)
+			}
+		}
+		require.Positive(t, annotations, "the processor annotates the series of %s", service)
+		first, last := r.seriesSpan(points, service)
+		t.Logf("healthy phase of %s: %s of %s data (%s to %s), no anomaly in %d annotation points", service,
+			last.Sub(first).Round(time.Second), r.goroutineMetric(), first.Format(time.TimeOnly), last.Format(time.TimeOnly), annotations)
+	}
 	for _, line := range r.logLines("readiness anomaly started") {
-		t.Errorf("healthy phase: %v", line)
+		t.Errorf("healthy phase: %v", evidence(line))
 	}
-	t.Logf("healthy phase: %s of %s data (from %s), no anomaly (%d annotation points, %d active)",
-		last.Sub(first).Round(time.Second), r.goroutineMetric(), first.Format(time.TimeOnly), annotations, active)
 }
 
-func (r *e2eRun) seriesSpan(points []testbed.MetricPoint) (first, last time.Time) {
+func (r *e2eRun) seriesSpan(points []testbed.MetricPoint, service string) (first, last time.Time) {
 	name := r.goroutineMetric()
 	for _, p := range points {
-		if p.Name != name || p.Resource["service.name"] != r.service {
+		if p.Name != name || p.Resource["service.name"] != service {
 			continue
 		}
 		if first.IsZero() || p.Time.Before(first) {
@@ -192,65 +208,75 @@ type episodeStart struct {
 	details      map[string]any
 }
 
-// waitEpisode waits for the rule's first episode after knobAt, in the annotations and in the collector's log.
-func (r *e2eRun) waitEpisode(rule string, knobAt time.Time) episodeStart {
+// waitEpisode waits for the first episode of the rule for the service, in the annotations and in the log.
+func (r *e2eRun) waitEpisode(service, rule string, knobAt time.Time) episodeStart {
 	t := r.t
 	var start episodeStart
 	_, err := testbed.WaitForMetrics(r.ctx, r.metricsFile, e2eDetectTimeout, func(p []testbed.MetricPoint) bool {
 		for _, pt := range p {
 			if pt.Name == metricAnomalyActive && pt.Value == 1 && pt.Attrs[attrRuleName] == rule &&
-				pt.Resource["service.name"] == r.service {
+				pt.Resource["service.name"] == service {
 				start.annotationAt = pt.Time
 				return true
 			}
 		}
 		return false
 	})
-	require.NoError(t, err, "an episode of %s after the knob was switched on at %s", rule, knobAt.Format(time.TimeOnly))
+	require.NoError(t, err, "an episode of %s for %s after the knob was switched on at %s", rule, service, knobAt.Format(time.TimeOnly))
 	var line map[string]any
 	require.True(t, testbed.WaitUntil(r.ctx, 10*time.Second, 200*time.Millisecond, func() bool {
 		for _, l := range r.logLines("readiness anomaly started") {
-			if l["rule"] == rule {
+			if l["rule"] == rule && l["service.name"] == service {
 				line = l
 				return true
 			}
 		}
 		return false
-	}), "the collector logs the start of the %s episode", rule)
-	assert.Equal(t, r.service, line["service.name"])
+	}), "the collector logs the start of the %s episode of %s", rule, service)
 	dataTime, _ := line["data_time"].(string)
 	start.dataTime, err = time.Parse(time.RFC3339Nano, dataTime)
 	require.NoError(t, err, "data_time of %v", line)
 	assert.False(t, start.dataTime.Before(knobAt.Add(-e2eEvaluation)), "the episode started after the knob: %v", line)
-	start.details = line
+	start.details = evidence(line)
 	return start
 }
 
-// leakScenario: healthy, then the leak knob; one goroutine-growth episode, captures that parse and name the
-// leaking function. full adds the heap and goroutine delta captures and the processor's leak attribution.
-func (r *e2eRun) leakScenario(full bool) {
+// evidence keeps the fields of an episode log line that describe the episode.
+func evidence(line map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range line {
+		switch {
+		case k == "caller", k == "level", k == "msg", k == "ts", k == "resource", strings.HasPrefix(k, "otelcol."):
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// leakScenario checks what follows the leak knob switched on for the service at knobAt: one goroutine-growth
+// episode, a goroutine and a heap capture that parse and name the leaking function, the capture's log record.
+// full adds the goroutine delta capture and the processor's leak attribution.
+func (r *e2eRun) leakScenario(service string, knobAt time.Time, full bool) {
 	t := r.t
-	r.healthyPhase()
-	knobAt := time.Now()
-	require.NoError(t, r.demo.Control(r.ctx, "leak", true, nil))
-	start := r.waitEpisode(ruleLeak, knobAt)
-	t.Logf("%s: goroutine leak detected %s after the knob (log data_time; annotation point at +%s), evidence: %v",
-		r.source, start.dataTime.Sub(knobAt).Round(time.Second), start.annotationAt.Sub(knobAt).Round(time.Second), start.details)
+	start := r.waitEpisode(service, ruleLeak, knobAt)
+	t.Logf("%s: goroutine leak of %s detected %s after the knob (log data_time; annotation point at +%s): %v", r.source,
+		service, start.dataTime.Sub(knobAt).Round(time.Second), start.annotationAt.Sub(knobAt).Round(time.Second), start.details)
+	serviceDir := filepath.Join(r.captureDir, service, "*")
 
 	// The goroutine dump (debug=2 text) names the leaking worker.
-	dumps, err := testbed.WaitForFiles(r.ctx, filepath.Join(r.captureDir, "*", "*", "*-goroutine.txt"), 1, e2eCaptureTimeout)
+	dumps, err := testbed.WaitForFiles(r.ctx, filepath.Join(serviceDir, "*-goroutine.txt"), 1, e2eCaptureTimeout)
 	require.NoError(t, err, "a goroutine capture on disk")
 	dump, err := os.ReadFile(dumps[0])
 	require.NoError(t, err)
 	assert.Contains(t, string(dump), "main."+leakingFunction, "the goroutine capture %s", dumps[0])
-	assert.Equal(t, r.service, filepath.Base(filepath.Dir(filepath.Dir(dumps[0]))), "captures are filed under the target")
 
-	heaps, err := testbed.WaitForFiles(r.ctx, filepath.Join(r.captureDir, "*", "*", "*-heap.pb.gz"), 1, e2eCaptureTimeout)
+	heaps, err := testbed.WaitForFiles(r.ctx, filepath.Join(serviceDir, "*-heap.pb.gz"), 1, e2eCaptureTimeout)
 	require.NoError(t, err, "a heap capture on disk")
 	heap := parseProfile(t, heaps[0])
 	assert.NotEmpty(t, heap.Sample, "heap samples in %s", heaps[0])
 	if full {
-		deltas, err := testbed.WaitForFiles(r.ctx, filepath.Join(r.captureDir, "*", "*", "*-goroutine_delta.pb.gz"), 1, e2eCaptureTimeout)
+		deltas, err := testbed.WaitForFiles(r.ctx, filepath.Join(serviceDir, "*-goroutine_delta.pb.gz"), 1, e2eCaptureTimeout)
 		require.NoError(t, err, "a goroutine delta capture on disk")
 		delta := parseProfile(t, deltas[0])
 		assert.True(t, profileHasFunction(delta, leakingFunction), "the goroutine delta %s names %s", deltas[0], leakingFunction)
@@ -258,14 +284,15 @@ func (r *e2eRun) leakScenario(full bool) {
 
 	// The capture's log record on the logs pipeline names the rule and the leaking function.
 	_, err = testbed.WaitForLogs(r.ctx, r.logsFile, e2eCaptureTimeout, func(logs []plog.Logs) bool {
-		return captureRecordNames(logs, ruleLeak, "goroutine", leakingFunction)
+		return captureRecordNames(logs, service, ruleLeak, "goroutine", leakingFunction)
 	})
 	require.NoError(t, err, "a pprofscrape.capture log record of the goroutine capture names %s", leakingFunction)
 	if full {
 		var attribution map[string]any
 		require.True(t, testbed.WaitUntil(r.ctx, e2eCaptureTimeout, 250*time.Millisecond, func() bool {
 			for _, l := range r.logLines("readiness: leak attribution") {
-				if site, _ := l["top_site"].(string); l["rule"] == ruleLeak && strings.Contains(site, leakingFunction) {
+				site, _ := l["top_site"].(string)
+				if l["rule"] == ruleLeak && l["service.name"] == service && strings.Contains(site, leakingFunction) {
 					attribution = l
 					return true
 				}
@@ -277,37 +304,39 @@ func (r *e2eRun) leakScenario(full bool) {
 
 	// A few more evaluations with the leak going on: the episode stays one episode.
 	_, err = testbed.WaitForMetrics(r.ctx, r.metricsFile, time.Minute, func(p []testbed.MetricPoint) bool {
-		_, last := r.seriesSpan(p)
+		_, last := r.seriesSpan(p, service)
 		return last.Sub(start.dataTime) >= 4*e2eEvaluation
 	})
 	require.NoError(t, err)
 	r.stop()
-	assert.Equal(t, 1, r.episodesStarted(ruleLeak), "episodes of %s", ruleLeak)
+	assert.Equal(t, 1, r.episodesStarted(service, ruleLeak), "episodes of %s for %s", ruleLeak, service)
 	batches, err := testbed.ReadMetricsFile(r.metricsFile)
 	require.NoError(t, err)
 	var episodes float64
 	for _, p := range testbed.FlattenMetrics(batches) {
-		if p.Name == metricAnomalyEpisodes && p.Attrs[attrRuleName] == ruleLeak && p.Resource["service.name"] == r.service {
+		if p.Name == metricAnomalyEpisodes && p.Attrs[attrRuleName] == ruleLeak && p.Resource["service.name"] == service {
 			episodes = max(episodes, p.Value)
 		}
 	}
-	assert.Equal(t, 1.0, episodes, "%s of %s", metricAnomalyEpisodes, ruleLeak)
+	assert.Equal(t, 1.0, episodes, "%s of %s for %s", metricAnomalyEpisodes, ruleLeak, service)
 }
 
-// stop shuts the collector down gracefully (the file exporters flush) and fails on a bad exit.
+// stop shuts the collector down gracefully (the file exporters flush, the log is complete); the demo services
+// are stopped by the test's cleanup.
 func (r *e2eRun) stop() {
 	require.NoError(r.t, r.col.Stop())
-	r.demo.Stop()
+	for _, l := range r.logLines("readiness anomaly started") {
+		r.t.Logf("episode started: %v", evidence(l))
+	}
 }
 
-// episodesStarted counts the collector's "readiness anomaly started" lines of a rule.
-func (r *e2eRun) episodesStarted(rule string) int {
+// episodesStarted counts the collector's "readiness anomaly started" lines of a rule for a service.
+func (r *e2eRun) episodesStarted(service, rule string) int {
 	n := 0
 	for _, l := range r.logLines("readiness anomaly started") {
-		if l["rule"] == rule {
+		if l["rule"] == rule && l["service.name"] == service {
 			n++
 		}
-		r.t.Logf("episode started: %v", l)
 	}
 	return n
 }
@@ -353,10 +382,14 @@ func profileHasFunction(prof *profile.Profile, name string) bool {
 	return false
 }
 
-// captureRecordNames reports whether a pprofscrape.capture record of the rule and kind has text in its summary.
-func captureRecordNames(logs []plog.Logs, rule, kind, text string) bool {
+// captureRecordNames reports whether a pprofscrape.capture record of the service, rule and kind has text in its
+// summary.
+func captureRecordNames(logs []plog.Logs, service, rule, kind, text string) bool {
 	for _, l := range logs {
 		for i := 0; i < l.ResourceLogs().Len(); i++ {
+			if name, _ := l.ResourceLogs().At(i).Resource().Attributes().Get("service.name"); name.Str() != service {
+				continue
+			}
 			sls := l.ResourceLogs().At(i).ScopeLogs()
 			for j := 0; j < sls.Len(); j++ {
 				lrs := sls.At(j).LogRecords()
