@@ -37,8 +37,10 @@ func TestSidecarFootprint(t *testing.T) {
 
 	const rate = 1000.0
 	runFor := pick(25*time.Second, 120*time.Second)
+	// The otlptx exporter answers each request once its batch is queued (up to its 200 ms flush_interval later):
+	// 1,000 items/s in requests of 50 needs about 4 in flight, 8 leaves headroom.
 	gen := newGenerator(t, newSender(t, testbed.GRPCSenderFactory(""), grpcIn), testbed.LoadOptions{
-		BatchSize: 50, Rate: rate, Duration: runFor,
+		BatchSize: 50, Rate: rate, Duration: runFor, Workers: 8,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), runFor+time.Minute)
 	defer cancel()
