@@ -82,9 +82,6 @@ func (s *otlptxSender) Close() error {
 	return nil
 }
 
-// SenderID returns the id the sender puts into every envelope header.
-func (s *otlptxSender) SenderID() string { return s.senderID }
-
 func (s *otlptxSender) Send(ctx context.Context, b Batch) error {
 	if b.Len() == 0 {
 		return nil
