@@ -15,6 +15,7 @@ import (
 	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/otelcol-ready/otelcol-ready/testbed/testbed"
@@ -312,13 +313,22 @@ func (r *e2eRun) leakScenario(service string, knobAt time.Time, full bool) {
 	assert.Equal(t, 1, r.episodesStarted(service, ruleLeak), "episodes of %s for %s", ruleLeak, service)
 	batches, err := testbed.ReadMetricsFile(r.metricsFile)
 	require.NoError(t, err)
-	var episodes float64
+	var episodes, leaked float64
 	for _, p := range testbed.FlattenMetrics(batches) {
-		if p.Name == metricAnomalyEpisodes && p.Attrs[attrRuleName] == ruleLeak && p.Resource["service.name"] == service {
+		if p.Resource["service.name"] != service {
+			continue
+		}
+		switch {
+		case p.Name == metricAnomalyEpisodes && p.Attrs[attrRuleName] == ruleLeak:
 			episodes = max(episodes, p.Value)
+		case p.Name == "pprofscrape.goroutine.leaked":
+			leaked = max(leaked, p.Value)
 		}
 	}
 	assert.Equal(t, 1.0, episodes, "%s of %s for %s", metricAnomalyEpisodes, ruleLeak, service)
+	if r.source == "pprofscrape" {
+		t.Logf("highest pprofscrape.goroutine.leaked of %s: %g (0 when the demo is built without goroutineleakprofile)", service, leaked)
+	}
 }
 
 // stop shuts the collector down gracefully (the file exporters flush, the log is complete); the demo services
@@ -382,8 +392,8 @@ func profileHasFunction(prof *profile.Profile, name string) bool {
 	return false
 }
 
-// captureRecordNames reports whether a pprofscrape.capture record of the service, rule and kind has text in its
-// summary.
+// captureRecordNames reports whether a pprofscrape.capture record of the service, rule and kind carries the
+// rule's details and has text in its summary.
 func captureRecordNames(logs []plog.Logs, service, rule, kind, text string) bool {
 	for _, l := range logs {
 		for i := 0; i < l.ResourceLogs().Len(); i++ {
@@ -398,7 +408,10 @@ func captureRecordNames(logs []plog.Logs, service, rule, kind, text string) bool
 					reason, _ := lr.Attributes().Get("reason")
 					gotKind, _ := lr.Attributes().Get("kind")
 					summary, _ := lr.Attributes().Get("summary")
+					// The values that crossed the rule travel with the request into the record.
+					details, _ := lr.Attributes().Get("details")
 					if lr.EventName() == "pprofscrape.capture" && reason.Str() == rule && gotKind.Str() == kind &&
+						details.Type() == pcommon.ValueTypeMap && details.Map().Len() > 0 &&
 						strings.Contains(fmt.Sprint(summary.AsRaw()), text) {
 						return true
 					}
