@@ -274,13 +274,15 @@ func (w *captureWorker) report(job captureJob, results []pprofcaptureextension.R
 		zap.String("service.name", job.request.Target.ServiceName),
 		zap.String("service.instance.id", job.request.Target.ServiceInstanceID),
 	}
-	// Goroutines per function now, from a full goroutine capture: with a delta capture it gives before and after.
-	var current map[string]int64
+	// Goroutines per function from a full goroutine capture of the same request. The receiver takes a request's kinds
+	// at once and the dump takes milliseconds, so it shows the counts at the start of the delta's sampling time:
+	// with a delta capture it gives before, and after = before + growth.
+	var atStart map[string]int64
 	for _, res := range results {
 		if res.Kind == pprofcaptureextension.KindGoroutine && res.Err == nil {
-			current = map[string]int64{}
+			atStart = map[string]int64{}
 			for _, e := range res.Summary {
-				current[e.Function] += e.Value
+				atStart[e.Function] += e.Value
 			}
 		}
 	}
@@ -291,7 +293,7 @@ func (w *captureWorker) report(job captureJob, results []pprofcaptureextension.R
 			continue
 		}
 		fields = append(fields, zap.String("path", res.Path), zap.Int64("size", res.Size))
-		sites, grew := attributionSites(res, current)
+		sites, grew := attributionSites(res, atStart)
 		if !grew {
 			if len(sites) > 0 {
 				fields = append(fields, zap.String("sample_type", res.SampleType), zap.Strings("top", sites))
@@ -306,8 +308,9 @@ func (w *captureWorker) report(job captureJob, results []pprofcaptureextension.R
 
 // attributionSites formats the summary of a capture. For a comparison (heap entries with before/after values) and
 // for a goroutine delta it names the call sites that grew, biggest growth first, and reports grew = true; for other
-// captures it names the top entries. current (goroutines per function now) turns a delta into before and after.
-func attributionSites(res pprofcaptureextension.Result, current map[string]int64) (sites []string, grew bool) {
+// captures it names the top entries. atStart (goroutines per function when the delta's sampling began) turns a
+// delta into before and after.
+func attributionSites(res pprofcaptureextension.Result, atStart map[string]int64) (sites []string, grew bool) {
 	entries := slices.Clone(res.Summary)
 	compared := slices.ContainsFunc(entries, func(e pprofcaptureextension.SummaryEntry) bool { return e.Before != 0 || e.After != 0 })
 	delta := res.Kind == pprofcaptureextension.KindGoroutineDelta
@@ -320,8 +323,8 @@ func attributionSites(res pprofcaptureextension.Result, current map[string]int64
 			e := &entries[i]
 			if !compared {
 				e.Value = max(e.Value, 0)
-				if after, ok := current[e.Function]; ok && after >= e.Value {
-					e.Before, e.After = after-e.Value, after
+				if before, ok := atStart[e.Function]; ok {
+					e.Before, e.After = before, before+e.Value
 				}
 			} else {
 				e.Value = e.After - e.Before

@@ -277,7 +277,8 @@ func TestCaptureAction(t *testing.T) {
 	rule.Capture.Duration = 5 * time.Second
 	rule.Capture.Kinds = []pprofcaptureextension.Kind{"goroutine", "goroutine_delta", "heap", "goroutineleak"}
 	h := newHarness(t, testConfig(rule))
-	// What the pprofscrape receiver returns: a goroutine dump summary (goroutines per function now), a delta
+	// What the pprofscrape receiver returns: a goroutine dump summary (goroutines per function, taken at the start
+	// of the delta's sampling time: the receiver takes a request's kinds at once), a delta
 	// summary (growth over the sampling time, positive entries only), a heap summary (top in-use sites, plus the
 	// sites that grew since the previous heap capture with before and after), and a failed kind.
 	h.capturer.results = []pprofcaptureextension.Result{
@@ -314,8 +315,8 @@ func TestCaptureAction(t *testing.T) {
 	attribution := h.logs.FilterMessage("readiness: leak attribution").FilterField(zap.String("capture_kind", "goroutine_delta")).All()
 	require.Len(t, attribution, 1)
 	fields := attribution[0].ContextMap()
-	assert.Equal(t, "main.leakyHandler.func1 /src/demo/leak.go:42 before=100 after=160 (+60)", fields["top_site"])
-	assert.Equal(t, []any{"main.leakyHandler.func1 /src/demo/leak.go:42 before=100 after=160 (+60)", "main.worker w.go:7 (+3)"}, fields["sites"])
+	assert.Equal(t, "main.leakyHandler.func1 /src/demo/leak.go:42 before=160 after=220 (+60)", fields["top_site"])
+	assert.Equal(t, []any{"main.leakyHandler.func1 /src/demo/leak.go:42 before=160 after=220 (+60)", "main.worker w.go:7 (+3)"}, fields["sites"])
 	heap := h.logs.FilterMessage("readiness: leak attribution").FilterField(zap.String("capture_kind", "heap")).All()
 	require.Len(t, heap, 1)
 	assert.Equal(t, []any{"main.cache c.go:5 before=1000 after=5000 (+4000)", "main.buf b.go:9 before=10 after=20 (+10)"}, heap[0].ContextMap()["sites"])
