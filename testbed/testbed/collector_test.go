@@ -75,6 +75,22 @@ func TestCollectorStartFailureShowsLog(t *testing.T) {
 	}
 }
 
+func TestCollectorOverlaysOverrideTheTemplate(t *testing.T) {
+	overlay := filepath.Join(t.TempDir(), "overlay.yaml.tmpl")
+	if err := os.WriteFile(overlay, []byte("# health at {{.HealthEndpoint}}\nexit_at_once: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fakeCollectorConfig(t, false)
+	cfg.Overlays = []string{overlay}
+	c := NewCollector(t, os.Args[0], cfg)
+	// The base config alone starts (TestCollectorLifecycle); the overlay, passed as a second --config, makes the
+	// fake collector exit at once.
+	err := c.Start()
+	if err == nil || !strings.Contains(err.Error(), "failing on purpose") {
+		t.Fatalf("the overlay did not reach the collector: %v", err)
+	}
+}
+
 func TestRenderTemplate(t *testing.T) {
 	tmpl := filepath.Join(t.TempDir(), "c.yaml.tmpl")
 	if err := os.WriteFile(tmpl, []byte("endpoint: {{.Endpoint}}\n"), 0o600); err != nil {

@@ -27,23 +27,30 @@ func TestMain(m *testing.M) {
 }
 
 func fakeCollector(args []string) int {
-	if len(args) != 2 || args[0] != "--config" {
-		fmt.Fprintf(os.Stderr, "fake collector: want --config <file>, got %q\n", args)
+	if len(args) < 2 || len(args)%2 != 0 {
+		fmt.Fprintf(os.Stderr, "fake collector: want --config <file> [--config <overlay>...], got %q\n", args)
 		return 2
 	}
-	f, err := os.Open(args[1])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fake collector:", err)
-		return 2
-	}
+	// Later files override earlier ones, as the collector merges several --config flags.
 	settings := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ": "); ok && !strings.HasPrefix(k, "#") {
-			settings[k] = v
+	for i := 0; i < len(args); i += 2 {
+		if args[i] != "--config" {
+			fmt.Fprintf(os.Stderr, "fake collector: want --config <file>, got %q\n", args[i])
+			return 2
 		}
+		f, err := os.Open(args[i+1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fake collector:", err)
+			return 2
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ": "); ok && !strings.HasPrefix(k, "#") {
+				settings[k] = v
+			}
+		}
+		f.Close()
 	}
-	f.Close()
 	if settings["exit_at_once"] == "true" {
 		fmt.Fprintln(os.Stderr, "fake collector: failing on purpose")
 		return 1
