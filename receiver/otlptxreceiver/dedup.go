@@ -106,21 +106,15 @@ func (c *dedupCache) forgetLocked(e *dedupEntry) {
 	}
 }
 
-// finish records the outcome and releases the entry. An entry with nothing delivered is
-// forgotten, so a retry is treated as new.
-func (c *dedupCache) finish(ctx context.Context, e *dedupEntry, delivered uint8, result otlptx.Response) error {
+// markDelivered records that one signal of the batch is done (forwarded, or rejected for good) and persists the
+// entry at once: a gateway killed before the batch's other signals are done still remembers this one, so the
+// sender's re-send does not forward it a second time.
+func (c *dedupCache) markDelivered(ctx context.Context, e *dedupEntry, bit uint8, result otlptx.SignalResult) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e.inFlight = false
-	e.delivered |= delivered
+	e.delivered |= bit
 	e.at = c.now()
-	mergeResult(&e.result, result)
-	if e.delivered == 0 {
-		if e.slot < 0 {
-			delete(c.entries, e.key)
-		}
-		return nil
-	}
+	mergeSignal(signalResult(&e.result, bit), result)
 	if e.slot < 0 {
 		slot := int(c.next % uint64(len(c.ring)))
 		c.next++
@@ -141,16 +135,35 @@ func (c *dedupCache) finish(ctx context.Context, e *dedupEntry, delivered uint8,
 	return c.persistLocked(ctx, e)
 }
 
-// mergeResult adds a retry's counts to the first attempt's.
-func mergeResult(dst *otlptx.Response, src otlptx.Response) {
-	for _, p := range []struct{ d, s *otlptx.SignalResult }{
-		{&dst.Traces, &src.Traces}, {&dst.Metrics, &src.Metrics}, {&dst.Logs, &src.Logs},
-	} {
-		p.d.Accepted += p.s.Accepted
-		p.d.Rejected += p.s.Rejected
-		if p.s.ErrorMessage != "" {
-			p.d.ErrorMessage = p.s.ErrorMessage
-		}
+// release ends the request's ownership of e. An entry with nothing delivered is forgotten, so a retry is treated
+// as new.
+func (c *dedupCache) release(e *dedupEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.inFlight = false
+	if e.delivered == 0 && e.slot < 0 {
+		delete(c.entries, e.key)
+	}
+}
+
+// signalResult returns the part of r that belongs to the signal bit.
+func signalResult(r *otlptx.Response, bit uint8) *otlptx.SignalResult {
+	switch bit {
+	case deliveredTraces:
+		return &r.Traces
+	case deliveredMetrics:
+		return &r.Metrics
+	default:
+		return &r.Logs
+	}
+}
+
+// mergeSignal adds a retry's counts of one signal to the earlier attempts'.
+func mergeSignal(dst *otlptx.SignalResult, src otlptx.SignalResult) {
+	dst.Accepted += src.Accepted
+	dst.Rejected += src.Rejected
+	if src.ErrorMessage != "" {
+		dst.ErrorMessage = src.ErrorMessage
 	}
 }
 

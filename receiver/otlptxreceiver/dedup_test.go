@@ -21,7 +21,8 @@ func TestDedupCacheBoundsAndWindow(t *testing.T) {
 	for seq := range uint64(5) {
 		e, state := c.begin(dedupKey{"a", seq}, all)
 		require.Equal(t, lookupNew, state)
-		require.NoError(t, c.finish(ctx, e, all, otlptx.Response{}))
+		require.NoError(t, c.markDelivered(ctx, e, all, otlptx.SignalResult{Accepted: 1}))
+		c.release(e)
 	}
 	assert.Equal(t, 3, c.len(), "ring keeps max_entries batches")
 	_, state := c.begin(dedupKey{"a", 0}, all)
@@ -41,7 +42,7 @@ func TestDedupCacheInFlight(t *testing.T) {
 	require.Equal(t, lookupNew, state)
 	_, state = c.begin(key, deliveredLogs)
 	assert.Equal(t, lookupInFlight, state)
-	require.NoError(t, c.finish(context.Background(), e, 0, otlptx.Response{}))
+	c.release(e)
 	_, state = c.begin(key, deliveredLogs)
 	assert.Equal(t, lookupNew, state, "a batch that delivered nothing is not remembered")
 }

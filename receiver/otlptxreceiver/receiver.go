@@ -214,12 +214,21 @@ func (r *otlptxReceiver) handleExport(w http.ResponseWriter, req *http.Request) 
 		}
 	}
 
-	resp, delivered, retryable := r.forward(req.Context(), batch, alreadyDelivered)
-	if entry != nil {
-		if err := r.dedup.finish(req.Context(), entry, delivered, resp); err != nil {
+	// Once forwarding has begun it runs to the end and is recorded even if the sender goes away (killed, timed
+	// out): the data may already be on its way downstream, and only the record keeps the sender's re-send from
+	// being forwarded a second time.
+	forwardCtx := context.WithoutCancel(req.Context())
+	resp, retryable := r.forward(forwardCtx, batch, alreadyDelivered, func(bit uint8, result otlptx.SignalResult) {
+		if entry == nil {
+			return
+		}
+		if err := r.dedup.markDelivered(forwardCtx, entry, bit, result); err != nil {
 			r.logger.Warn("otlptx dedup state not persisted; a retry of this batch after a restart would be forwarded again",
 				zap.String("sender_id", key.sender), zap.Uint64("sequence", key.sequence), zap.Error(err))
 		}
+	})
+	if entry != nil {
+		r.dedup.release(entry)
 	}
 	if retryable != nil {
 		resp.Message = retryable.Error()
@@ -268,10 +277,9 @@ func decodeSignals(env *otlptx.Envelope) (*decodedBatch, error) {
 	return b, nil
 }
 
-// forward sends every present, not yet delivered signal to its pipeline. delivered marks
-// the signals that are done (accepted or rejected for good); retryable is the first
-// non-permanent pipeline error.
-func (r *otlptxReceiver) forward(ctx context.Context, b *decodedBatch, skip uint8) (resp otlptx.Response, delivered uint8, retryable error) {
+// forward sends every present, not yet delivered signal to its pipeline and calls done for each signal that is
+// done (accepted or rejected for good) as soon as it is; retryable is the first non-permanent pipeline error.
+func (r *otlptxReceiver) forward(ctx context.Context, b *decodedBatch, skip uint8, done func(bit uint8, result otlptx.SignalResult)) (resp otlptx.Response, retryable error) {
 	r.mu.RLock()
 	traces, metrics, logs := r.traces, r.metrics, r.logs
 	r.mu.RUnlock()
@@ -285,18 +293,18 @@ func (r *otlptxReceiver) forward(ctx context.Context, b *decodedBatch, skip uint
 		if !hasPipeline {
 			result.Rejected = uint64(items)
 			result.ErrorMessage = fmt.Sprintf("no %s pipeline uses receiver %s", name, id)
-			delivered |= bit
+			done(bit, *result)
 			return
 		}
 		err := consume()
 		switch {
 		case err == nil:
 			result.Accepted = uint64(items)
-			delivered |= bit
+			done(bit, *result)
 		case consumererror.IsPermanent(err):
 			result.Rejected = uint64(items)
 			result.ErrorMessage = err.Error()
-			delivered |= bit
+			done(bit, *result)
 			r.logger.Warn("otlptx items rejected permanently by the pipeline",
 				zap.String("signal", name), zap.Int("items", items), zap.Error(err))
 		default:
@@ -328,7 +336,7 @@ func (r *otlptxReceiver) forward(ctx context.Context, b *decodedBatch, skip uint
 			r.obsrecv.EndLogsOp(opCtx, telemetryFormat, b.logs.LogRecordCount(), err)
 			return err
 		})
-	return resp, delivered, retryable
+	return resp, retryable
 }
 
 // reject answers a request that is not processed and logs why.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golang/snappy"
 	"github.com/stretchr/testify/assert"
@@ -380,4 +381,54 @@ func TestConcurrentCopyOfInFlightBatchIsAskedToRetry(t *testing.T) {
 	close(traces.release)
 	assert.Equal(t, http.StatusOK, <-firstStatus)
 	assert.Equal(t, 4, traces.SpanCount())
+}
+
+// cancelAwareTraces holds ConsumeTraces until release is closed and fails, as a pipeline does, when the context it
+// was given is cancelled meanwhile.
+type cancelAwareTraces struct {
+	consumertest.TracesSink
+	called  chan struct{}
+	release chan struct{}
+}
+
+func (c *cancelAwareTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	close(c.called)
+	select {
+	case <-c.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return c.TracesSink.ConsumeTraces(ctx, td)
+}
+
+// TestSenderGoneMidForwardIsStillRecorded: a sender killed while the gateway forwards its batch re-sends it after
+// its restart; the batch must have been forwarded and remembered once, not cancelled half-way and forwarded again.
+func TestSenderGoneMidForwardIsStillRecorded(t *testing.T) {
+	traces := &cancelAwareTraces{called: make(chan struct{}), release: make(chan struct{})}
+	r := startReceiver(t, nil, nil, traces, nil, nil)
+	body := encodeEnvelope(t, 9, 4, 0, 0, otlptx.CompressionSnappy)
+	contentType := otlptx.ContentType(otlptx.CompressionSnappy)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", contentType)
+	sent := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		sent <- err
+	}()
+	<-traces.called
+	cancel() // the sender goes away while its batch is in the pipeline
+	require.Error(t, <-sent)
+	close(traces.release)
+
+	require.Eventually(t, func() bool {
+		status, resp, _ := post(t, r.url, contentType, body)
+		return status == http.StatusOK && resp.Duplicate
+	}, 10*time.Second, 10*time.Millisecond, "the re-sent batch was not recognised as already forwarded")
+	assert.Equal(t, 4, traces.SpanCount(), "forwarded exactly once")
 }
