@@ -1,11 +1,8 @@
 package deploy
 
 import (
-	"fmt"
 	"os"
 	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/otelcol-ready/otelcol-ready/testbed/testbed"
 )
@@ -14,41 +11,15 @@ import (
 var binaries *testbed.Binaries
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "otelcol-ready-deploy-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binaries = testbed.NewBinaries(dir)
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbed.RunTestMain(m, func(b *testbed.Binaries) { binaries = b }))
 }
 
-// collectorBinary skips under -short (the binary is a full distribution build) and returns otelcol-ready.
 func collectorBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs the real otelcol-ready binary; skipped with -short")
-	}
-	bin, err := binaries.Collector()
-	if err != nil {
-		t.Fatalf("otelcol-ready binary: %v", err)
-	}
-	return bin
+	return binaries.CollectorForTest(t)
 }
 
 func demoAppBinary(t *testing.T) string {
 	t.Helper()
-	bin, err := binaries.DemoApp()
-	if err != nil {
-		t.Fatalf("demoapp binary: %v", err)
-	}
-	return bin
+	return binaries.DemoAppForTest(t)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,22 +23,12 @@ import (
 var binaries *testbed.Binaries
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "otelcol-ready-distro-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binaries = testbed.NewBinaries(dir)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbed.RunTestMain(m, func(b *testbed.Binaries) { binaries = b }))
 }
 
 func collectorBinary(t *testing.T) string {
 	t.Helper()
-	bin, err := binaries.Collector()
-	require.NoError(t, err)
-	return bin
+	return binaries.CollectorForTest(t)
 }
 
 type manifest struct {

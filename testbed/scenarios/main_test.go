@@ -5,13 +5,10 @@ package scenarios
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/otelcol-ready/otelcol-ready/testbed/testbed"
 )
@@ -19,43 +16,18 @@ import (
 var binaries *testbed.Binaries
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "otelcol-ready-testbed-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binaries = testbed.NewBinaries(dir)
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbed.RunTestMain(m, func(b *testbed.Binaries) { binaries = b }))
 }
 
 // scenarioSetup skips under -short and returns the collector binary.
 func scenarioSetup(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("testbed scenarios start the real binary; skipped with -short")
-	}
-	bin, err := binaries.Collector()
-	if err != nil {
-		t.Fatalf("collector binary: %v", err)
-	}
-	return bin
+	return binaries.CollectorForTest(t)
 }
 
 func demoAppBinary(t *testing.T) string {
 	t.Helper()
-	bin, err := binaries.DemoApp()
-	if err != nil {
-		t.Fatalf("demoapp binary: %v", err)
-	}
-	return bin
+	return binaries.DemoAppForTest(t)
 }
 
 // pick returns short in make test, full under TESTBED_FULL=1.
