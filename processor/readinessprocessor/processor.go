@@ -265,13 +265,8 @@ func (p *readinessProcessor) ingestSignals(s *series, m pmetric.Metric, sources 
 		}
 		switch src.from {
 		case fromNumber:
-			var dps pmetric.NumberDataPointSlice
-			switch m.Type() {
-			case pmetric.MetricTypeGauge:
-				dps = m.Gauge().DataPoints()
-			case pmetric.MetricTypeSum:
-				dps = m.Sum().DataPoints()
-			default:
+			dps, ok := numberPoints(m)
+			if !ok {
 				c.skip(skipWrongType, countPoints(m))
 				continue
 			}
@@ -411,15 +406,22 @@ func (p *readinessProcessor) restart(s *series, ts int64) {
 	s.gcBaseline = make([]gcBaseline, len(p.rules))
 }
 
-// ingestThreshold evaluates a threshold rule on every point of m.
-func (p *readinessProcessor) ingestThreshold(s *series, m pmetric.Metric, r *rule, c *counts) {
-	var dps pmetric.NumberDataPointSlice
+// numberPoints returns the points of a gauge or sum; other types hold no plain numbers.
+func numberPoints(m pmetric.Metric) (pmetric.NumberDataPointSlice, bool) {
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
-		dps = m.Gauge().DataPoints()
+		return m.Gauge().DataPoints(), true
 	case pmetric.MetricTypeSum:
-		dps = m.Sum().DataPoints()
+		return m.Sum().DataPoints(), true
 	default:
+		return pmetric.NumberDataPointSlice{}, false
+	}
+}
+
+// ingestThreshold evaluates a threshold rule on every point of m.
+func (p *readinessProcessor) ingestThreshold(s *series, m pmetric.Metric, r *rule, c *counts) {
+	dps, ok := numberPoints(m)
+	if !ok {
 		c.skip(skipWrongType, countPoints(m))
 		return
 	}
