@@ -73,6 +73,11 @@ generate: $(MDATAGEN) ## Run mdatagen for every component.
 	for m in $$(git ls-files '*metadata.yaml' | grep -v '^internal/tools/'); do \
 	  echo "mdatagen $$m"; (cd internal/tools && $(MDATAGEN) $(ROOT)/$$m); done
 
+.PHONY: check-generate
+check-generate: generate ## Fail when mdatagen's output differs from the committed generated files.
+	@git diff --exit-code -- $$(git ls-files '*metadata.yaml' | xargs -n1 dirname) || \
+	  { echo "generated files are stale: run 'make generate' and commit the result"; exit 1; }
+
 .PHONY: validate
 validate: build ## Validate every shipped config with the real binary.
 	for c in $(CONFIGS); do echo "validate $$c"; $(BIN) validate --config $$c; done
@@ -103,7 +108,7 @@ check-deploy: ## Fail when deploy/ embeds configs that differ from distro/config
 	$(GO) run ./deploy/gen -check
 
 .PHONY: test
-test: lint check-distro check-deploy validate demoapp ## Everything: lint, freshness, config validation, unit, e2e, fuzz.
+test: lint check-distro check-generate check-deploy validate demoapp ## Everything: lint, freshness, config validation, unit, e2e, fuzz.
 	OTELCOL_READY_BIN=$(BIN) DEMOAPP_BIN=$(DEMOAPP) $(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory fuzz FUZZ_TARGETS="$(TEST_FUZZ_TARGETS)"
 
