@@ -290,15 +290,15 @@ func waitDelivered(t *testing.T, backend *testbed.MockBackend, timeout time.Dura
 func TestSidecarGatewayFromManifests(t *testing.T) {
 	bin := collectorBinary(t)
 	demo := testbed.StartDemoApp(t, demoAppBinary(t), testbed.DemoAppOptions{Args: []string{"-duration", "2m"}})
-	backend := startNamingBackend(t)
-	gateway, sidecar := startPair(t, bin, backend.Endpoint(), demo.Addr(),
+	backend := testbed.StartMockBackend(t)
+	gateway, sidecar := startPair(t, bin, backend.GRPCEndpoint(), demo.Addr(),
 		map[string]string{"OTELCOL_READY_SCRAPE_INTERVAL": "1s"})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	// The service's own OTLP telemetry, stood in for by the load generator on the sidecar's OTLP port.
 	gen := sendLoad(t, ctx, sidecar.otlpGRPCListener(t), 1, 1500)
-	res := waitDelivered(t, backend.MockBackend, 60*time.Second, gen)
+	res := waitDelivered(t, backend, 60*time.Second, gen)
 	t.Logf("OTLP through sidecar and gateway: %s", res)
 
 	// The demo service's own metrics, scraped by the sidecar, under the service name the manifest gives it.

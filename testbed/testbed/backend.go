@@ -69,6 +69,11 @@ type MockBackend struct {
 	otlptxDedup      *otlptxDedup
 	otlptxDuplicates atomic.Int64
 	otlptxRequests   atomic.Int64
+
+	// metricNames records which metric names arrived from which service.name, so a test can show that a scraped
+	// service's own metrics (which carry no testbed id) made it through.
+	metricNamesMu sync.Mutex
+	metricNames   map[string]map[string]bool
 }
 
 // StartMockBackend listens on two free loopback ports and stops in t.Cleanup.
@@ -95,7 +100,7 @@ func NewMockBackend() (*MockBackend, error) {
 	}
 	b := &MockBackend{
 		received: map[Signal]*IDCounter{}, grpcWire: &wireCounter{}, zstdDec: dec,
-		otlptxCodec: codec, otlptxDedup: newOTLPTXDedup(),
+		otlptxCodec: codec, otlptxDedup: newOTLPTXDedup(), metricNames: map[string]map[string]bool{},
 	}
 	for _, s := range AllSignals {
 		b.received[s] = NewIDCounter()
@@ -208,11 +213,38 @@ func (b *MockBackend) RecordTraces(td ptrace.Traces) {
 	b.requests.Add(1)
 }
 
-// RecordMetrics records the ids of md.
+// RecordMetrics records the ids of md and the metric names per service.name.
 func (b *MockBackend) RecordMetrics(md pmetric.Metrics) {
 	c := b.received[Metrics]
 	b.untrack.Add(int64(MetricIDs(md, func(id int64) { c.Add(id) })))
 	b.requests.Add(1)
+	b.metricNamesMu.Lock()
+	defer b.metricNamesMu.Unlock()
+	for i := 0; i < md.ResourceMetrics().Len(); i++ {
+		rm := md.ResourceMetrics().At(i)
+		service := ""
+		if v, ok := rm.Resource().Attributes().Get("service.name"); ok {
+			service = v.AsString()
+		}
+		names := b.metricNames[service]
+		if names == nil {
+			names = map[string]bool{}
+			b.metricNames[service] = names
+		}
+		for j := 0; j < rm.ScopeMetrics().Len(); j++ {
+			ms := rm.ScopeMetrics().At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				names[ms.At(k).Name()] = true
+			}
+		}
+	}
+}
+
+// HasMetric reports whether a metric of that name arrived with that service.name resource attribute.
+func (b *MockBackend) HasMetric(service, name string) bool {
+	b.metricNamesMu.Lock()
+	defer b.metricNamesMu.Unlock()
+	return b.metricNames[service][name]
 }
 
 // RecordLogs records the ids of ld.
