@@ -24,6 +24,10 @@ const (
 	KindGoroutineLeak Kind = "goroutineleak"
 	// KindCPU is /debug/pprof/profile?seconds=N.
 	KindCPU Kind = "cpu"
+	// KindAllocsDelta is /debug/pprof/allocs?seconds=N: what was allocated during N seconds, by site.
+	KindAllocsDelta Kind = "allocs_delta"
+	// KindHeapDelta is /debug/pprof/heap?seconds=N: how the in-use heap changed during N seconds, by site.
+	KindHeapDelta Kind = "heap_delta"
 )
 
 // TargetKey identifies a scraped Go service by its resource identity.

@@ -68,7 +68,7 @@ func (p *readinessProcessor) act(ctx context.Context, t transition) {
 
 // requestCapture queues the rule's captures of the series, when the rule has the capture action.
 func (p *readinessProcessor) requestCapture(ctx context.Context, t transition) {
-	if t.rule.capture && p.captures != nil {
+	if t.rule.takesCaptures() && p.captures != nil {
 		p.captures.enqueue(ctx, captureJob{
 			rule: t.rule.name,
 			request: pprofcaptureextension.Request{

@@ -43,7 +43,8 @@ type Config struct {
 	CaptureQueueSize int `mapstructure:"capture_queue_size"`
 	// CaptureTimeout bounds one capture request (all its kinds).
 	CaptureTimeout time.Duration `mapstructure:"capture_timeout"`
-	// Rules are evaluated for every series.
+	// Rules are evaluated for every series. Empty: the default rules (goroutine growth, heap growth, GC
+	// frequency, each with capture and annotate).
 	Rules []RuleConfig `mapstructure:"rules"`
 
 	_ struct{}
@@ -83,6 +84,8 @@ type CaptureActionConfig struct {
 // RuleParams holds the parameters of every rule kind; each kind reads its own.
 type RuleParams struct {
 	// gc_frequency
+	MinPerMinute         float64       `mapstructure:"min_per_minute"`
+	MaxAllocRatio        float64       `mapstructure:"max_alloc_per_cycle_ratio"`
 	MaxPerMinute         float64       `mapstructure:"max_per_minute"`
 	BaselineMultiple     float64       `mapstructure:"baseline_multiple"`
 	BaselineWarmup       time.Duration `mapstructure:"baseline_warmup"`
@@ -99,6 +102,12 @@ type RuleParams struct {
 	MinRelativeGrowth float64 `mapstructure:"min_relative_growth"`
 	Significance      float64 `mapstructure:"significance"`
 	MinPoints         int     `mapstructure:"min_points"`
+	// MinHorizon is the shortest horizon judged; horizons double from it up to the rule's window.
+	MinHorizon time.Duration `mapstructure:"min_horizon"`
+	// SustainRatio separates a ramp (decelerating) from a leak (steady rate), see the README.
+	SustainRatio float64 `mapstructure:"sustain_ratio"`
+	// SiteMinGrowth (goroutine_growth): goroutines one call site must gain over a horizon to be flagged on its own.
+	SiteMinGrowth float64 `mapstructure:"site_min_growth"`
 	// LeakedThreshold (goroutine_growth): goroutines reported by the goroutineleak profile that start an episode on
 	// their own; nil means 1, 0 disables.
 	LeakedThreshold *float64 `mapstructure:"leaked_threshold"`

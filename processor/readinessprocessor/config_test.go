@@ -1,6 +1,7 @@
 package readinessprocessor
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -8,8 +9,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
 	"github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor/internal/metadata"
@@ -63,23 +66,48 @@ func TestLoadConfig(t *testing.T) {
 
 	rules, err := compileRules(cfg)
 	require.NoError(t, err)
-	assert.Equal(t, []pprofcaptureextension.Kind{"heap"}, rules[1].captureKinds, "heap growth captures the heap by default")
+	assert.Equal(t, []pprofcaptureextension.Kind{"heap_delta", "heap"}, rules[1].captureKinds, "heap growth captures what grew during the capture and the heap")
+	assert.Equal(t, []pprofcaptureextension.Kind{"allocs_delta", "heap"}, rules[2].captureKinds, "a GC storm captures what allocates")
 	assert.True(t, rules[2].annotate, "annotate is the default action")
 	assert.Equal(t, 2.0, rules[2].maxPausePerMinute)
-	assert.Equal(t, 3*time.Minute, rules[2].baselineWarmup)
+	assert.Equal(t, time.Minute, rules[2].baselineWarmup)
+	assert.Equal(t, []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 10 * time.Minute}, rules[0].rise.horizons)
+}
+
+// readiness: {} runs the three runtime rules, capturing when a pprofcapture extension is there.
+func TestEmptyConfigRunsTheDefaultRules(t *testing.T) {
+	cfg, err := loadConfig(t, "")
+	require.NoError(t, err)
+	rules, err := compileRules(cfg)
+	require.NoError(t, err)
+	var kinds []string
+	for _, r := range rules {
+		kinds = append(kinds, r.kind)
+		assert.True(t, r.annotate, r.name)
+		assert.True(t, r.captureIfAvailable && !r.capture, "%s: a default rule does not require a capture extension", r.name)
+	}
+	assert.Equal(t, []string{KindGoroutineGrowth, KindHeapGrowth, KindGCFrequency}, kinds)
+
+	// Without a pprofcapture extension the defaults still start (and only annotate).
+	set := processortest.NewNopSettings(metadata.Type)
+	p, err := newReadinessProcessor(set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, p.start(context.Background(), componenttest.NewNopHost()))
+	assert.Nil(t, p.captures)
+	require.NoError(t, p.shutdown(context.Background()))
 }
 
 func TestConfigValidationNamesTheField(t *testing.T) {
 	tests := map[string]string{
 		"unknown_kind":            `rules[0] ("r").kind: unknown kind "goroutine_leak"`,
 		"short_window":            `rules[0] ("r").window: 10s is shorter than evaluation_interval 30s`,
-		"missing_threshold":       `rules[0] ("gc").params: missing threshold`,
+		"long_min_horizon":        `rules[0] ("r").params.min_horizon: 10m0s is longer than window 5m0s`,
 		"threshold_without_value": `rules[0] ("t").params.value: missing threshold value`,
 		"bad_comparator":          `rules[0] ("t").params.comparator: unknown comparator "=>"`,
 		"unknown_action":          `rules[0] ("r").actions[0]: unknown action "page"`,
 		"unknown_capture_kind":    `rules[0] ("r").capture.kinds[0]: unknown capture kind "mutex"`,
 		"duplicate_name":          `rules[1] ("r").name: duplicate rule name`,
-		"param_of_other_kind":     `rules[0] ("r").params: max_per_minute, baseline_*`,
+		"param_of_other_kind":     `rules[0] ("r").params: min_per_minute, max_alloc_per_cycle_ratio, max_per_minute, baseline_*`,
 		"no_name":                 `rules[0].name: every rule needs a name`,
 		"bad_signal":              `rules[0] ("r").params.signal: unknown signal "rss"`,
 		"zero_series":             `max_series must be positive`,

@@ -16,6 +16,10 @@ type ruleState struct {
 	details  map[string]string // values that started the current episode
 	followed bool              // the follow-up capture of the current episode was requested
 	clears   int               // consecutive clear verdicts of the active episode
+	// growth kinds: the floor's slope when the episode started, and the call site it was started on (if any).
+	startSlope float64
+	site       string
+	horizon    time.Duration
 }
 
 // clearsToEnd is how many consecutive evaluations must agree that a windowed rule is clear before its episode ends.
@@ -71,12 +75,6 @@ func (st *ruleState) step(v verdict, now int64, cooldown time.Duration, need int
 	return false, false
 }
 
-// gcBaseline is the learned GC rate of a series for one gc_frequency rule.
-type gcBaseline struct {
-	perMinute float64
-	learned   time.Duration // data time the baseline has been learning
-}
-
 // describe builds the values a transition reports; evaluations call it only when the episode state changes.
 type describe func() map[string]string
 
@@ -103,7 +101,7 @@ func (p *readinessProcessor) evaluateWindowed(s *series, now int64, emit func(tr
 		if ended {
 			emit(transition{series: s, rule: r, start: false, at: now, details: details(), reason: "below clear level"})
 		}
-		if st.active && !started && r.capture && r.followUp > 0 && !st.followed && now-st.since >= int64(r.followUp) {
+		if st.active && !started && r.takesCaptures() && r.followUp > 0 && !st.followed && now-st.since >= int64(r.followUp) {
 			st.followed = true
 			d := map[string]string{"follow_up": "true", "episode_start": time.Unix(0, st.since).UTC().Format(time.RFC3339)}
 			if details != nil {
@@ -123,109 +121,15 @@ func (p *readinessProcessor) windowSamples(s *series, sig signal, now int64, win
 	return p.scratch.samples
 }
 
-func (p *readinessProcessor) evalGCFrequency(s *series, r *rule, now int64) (verdict, describe) {
-	maxGap := int64(p.cfg.MaxGap)
-	window := int64(r.window)
-	// The sample just before the window is included so the window's first interval is counted.
-	cycles := trimBefore(p.windowSamples(s, sigGCCycles, now, r.window+p.cfg.MaxGap), now-window)
-	rate, covered := counterRate(cycles, maxGap)
-	if float64(covered) < minCoverage*float64(window) {
-		return verdictUnknown, nil
-	}
-	firing, clear := false, true
-	check := func(value, limit float64) {
-		if value > limit {
-			firing = true
-		}
-		if value >= limit*r.clearRatio {
-			clear = false
-		}
-	}
-	if r.maxPerMinute > 0 {
-		check(rate, r.maxPerMinute)
-	}
-	b := &s.gcBaseline[r.index]
-	baselineReady := r.baselineMultiple > 0 && b.learned >= r.baselineWarmup
-	baselineLimit := math.Max(b.perMinute, r.minBaselinePerMinute) * r.baselineMultiple
-	if baselineReady {
-		check(rate, baselineLimit)
-	}
-	pauseRate, pauseKnown := 0.0, false
-	if r.maxPausePerMinute > 0 {
-		pauses := trimBefore(p.windowSamples(s, sigGCPauseTotal, now, r.window+p.cfg.MaxGap), now-window)
-		var pc int64
-		pauseRate, pc = counterRate(pauses, maxGap)
-		if pauseKnown = float64(pc) >= minCoverage*float64(window); pauseKnown {
-			check(pauseRate, r.maxPausePerMinute)
-		}
-	}
-	cpu, cpuKnown := sample{}, false
-	if r.maxCPUFraction > 0 {
-		if cpu, cpuKnown = lastSample(s, sigGCCPUFraction); cpuKnown && now-cpu.ts <= window {
-			check(cpu.v, r.maxCPUFraction)
-		} else {
-			cpuKnown = false
-		}
-	}
-	baselineBefore := b.perMinute
+// clearSlopeShare ends a growth episode: the floor's recent slope fell below this share of its slope when the
+// episode started (the ramp went flat, the leak stopped).
+const clearSlopeShare = 0.3
 
-	// Learn the baseline only from calm windows, so a storm does not teach the rule that storms are normal.
-	if r.baselineMultiple > 0 && !firing && !s.rules[r.index].active {
-		alpha := math.Min(1, float64(p.cfg.EvaluationInterval)/float64(r.baselineWarmup))
-		if b.learned == 0 {
-			b.perMinute = rate
-		} else {
-			b.perMinute += alpha * (rate - b.perMinute)
-		}
-		b.learned += p.cfg.EvaluationInterval
-	}
-	details := func() map[string]string {
-		d := map[string]string{"gc_per_minute": fmtFloat(rate), "window": r.window.String()}
-		if r.maxPerMinute > 0 {
-			d["max_per_minute"] = fmtFloat(r.maxPerMinute)
-		}
-		if baselineReady {
-			d["baseline_per_minute"] = fmtFloat(baselineBefore)
-			d["baseline_limit_per_minute"] = fmtFloat(baselineLimit)
-		}
-		if pauseKnown {
-			d["gc_pause_seconds_per_minute"] = fmtFloat(pauseRate)
-		}
-		if cpuKnown {
-			d["gc_cpu_fraction"] = fmtFloat(cpu.v)
-		}
-		p.noteMemoryLimit(s, r, now, d)
-		return d
-	}
-	switch {
-	case firing:
-		return verdictFiring, details
-	case clear:
-		return verdictClear, details
-	default:
-		return verdictHold, details
-	}
-}
-
-// noteMemoryLimit reports a service whose heap goal (or used memory) is near its GOMEMLIMIT, when that is known.
-func (p *readinessProcessor) noteMemoryLimit(s *series, r *rule, now int64, details map[string]string) {
-	limit, ok := lastSample(s, sigMemoryLimit)
-	if !ok || limit.v <= 0 || limit.v >= memoryLimitUnset || now-limit.ts > int64(r.window) {
-		return
-	}
-	details["memory_limit_bytes"] = fmtFloat(limit.v)
-	for _, sig := range []signal{sigHeapGoal, sigMemoryUsed} {
-		if v, ok := lastSample(s, sig); ok && now-v.ts <= int64(r.window) {
-			details[sig.String()+"_bytes"] = fmtFloat(v.v)
-			if v.v >= r.nearMemoryLimitRatio*limit.v {
-				details["near_memory_limit"] = "true"
-			}
-			return
-		}
-	}
-}
+// clearMinHorizon is the shortest horizon an episode's end is judged on.
+const clearMinHorizon = 2 * time.Minute
 
 func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict, describe) {
+	st := &s.rules[r.index]
 	if r.kind == KindGoroutineGrowth && r.leakedThreshold > 0 {
 		if leaked, ok := lastSample(s, sigGoroutinesLeaked); ok && now-leaked.ts <= int64(r.window) {
 			details := func() map[string]string {
@@ -234,7 +138,7 @@ func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict,
 			if leaked.v >= r.leakedThreshold {
 				return verdictFiring, details
 			}
-			if st := s.rules[r.index]; st.active && st.details["evidence"] != "" {
+			if st.active && st.details["evidence"] == "goroutineleak profile" {
 				return verdictClear, details
 			}
 		}
@@ -242,56 +146,145 @@ func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict,
 	var sig signal
 	found := false
 	for _, candidate := range r.signals {
-		if rg := s.signals[candidate]; rg != nil && rg.len() > 0 {
+		if rg := s.signals[candidate]; rg != nil && rg.len() > 1 {
 			sig, found = candidate, true
 			break
 		}
 	}
-	if !found {
+	var total riseResult
+	if found {
+		samples := p.windowSamples(s, sig, now, r.window+heapFloorSpan)
+		total = riseOf(samples, now, r.riseFor(sig), &p.scratch)
+	}
+	var site siteFinding
+	if r.kind == KindGoroutineGrowth && r == p.siteRule {
+		site = p.judgeSites(s, r, now)
+	}
+	if !total.judged && !site.judged {
 		return verdictUnknown, nil
 	}
-	// Start-up (first window and a half after the series or the process started) is not judged: caches and pools
-	// fill, which looks like growth.
-	if now-s.observedSince < int64(r.window)*3/2 {
-		return verdictUnknown, nil
-	}
-	samples := p.windowSamples(s, sig, now, r.window)
-	t := trendOf(samples, now, int64(r.window), r.minPoints, &p.scratch)
-	if t.insufficient {
-		return verdictUnknown, nil
+	totalFires := total.firing && total.latest >= r.minValue
+	evidence, slope := "", 0.0
+	switch {
+	case totalFires:
+		evidence, slope = "total", total.slopePerMin
+	case site.rise.firing && site.streak >= siteStreakToFire:
+		evidence, slope = "call site", site.rise.slopePerMin
 	}
 	details := func() map[string]string {
-		return map[string]string{
-			"signal":          sig.String(),
-			"window":          r.window.String(),
-			"latest":          fmtFloat(t.latest),
-			"window_start":    fmtFloat(t.startLevel),
-			"growth":          fmtFloat(t.growth),
-			"relative_growth": fmtFloat(t.relGrowth),
-			"floors":          fmtFloat(t.floors[0]) + "," + fmtFloat(t.floors[1]) + "," + fmtFloat(t.floors[2]),
-			"slope_per_min":   fmtFloat(t.slope * 60),
-			"p_value":         strconv.FormatFloat(t.pValue, 'g', 3, 64),
-			"points":          strconv.Itoa(t.points),
+		d := map[string]string{"window": r.window.String()}
+		if evidence != "" {
+			d["evidence"] = evidence
 		}
+		if total.judged {
+			d["signal"] = sig.String()
+			d["latest"] = fmtFloat(total.latest)
+			d["horizon"] = total.horizon.String()
+			d["level"] = fmtFloat(total.level)
+			d["growth"] = fmtFloat(total.growth)
+			d["relative_growth"] = fmtFloat(total.relGrowth)
+			d["slope_per_min"] = fmtFloat(total.slopePerMin)
+			d["p_value"] = strconv.FormatFloat(total.pValue, 'g', 3, 64)
+			d["points"] = strconv.Itoa(total.points)
+			if total.decelerating {
+				d["ramp"] = "true"
+			}
+		}
+		if site.name != "" {
+			d["top_site"] = site.name
+			d["site_growth"] = fmtFloat(site.rise.growth)
+			d["site_horizon"] = site.rise.horizon.String()
+			d["site_latest"] = fmtFloat(site.rise.latest)
+		}
+		return d
 	}
-	firing := t.pValue < r.significance &&
-		t.growth >= r.minGrowth &&
-		t.relGrowth >= r.minRelativeGrowth &&
-		// The floor rises from each third of the window to the next: a start-up ramp, a load step or a
-		// deploy seen through a gap rises once, a leak keeps rising.
-		t.floors[1]-t.floors[0] >= r.minGrowth/4 &&
-		t.floors[2]-t.floors[1] >= r.minGrowth/4 &&
-		t.latest >= r.minValue
-	switch {
-	case firing:
+	if evidence != "" {
+		if !st.active {
+			st.startSlope, st.site, st.horizon = slope, "", total.horizon
+			if evidence == "call site" {
+				st.site, st.horizon = site.name, site.rise.horizon
+			}
+		}
 		return verdictFiring, details
-	case t.growth < r.minGrowth*r.clearRatio:
-		// The robust slope says the floor stopped rising: a p-value that drifts up on a noisy but still
-		// growing signal does not end the episode.
-		return verdictClear, details
-	default:
+	}
+	if !st.active {
 		return verdictHold, details
 	}
+	// Active and no horizon fires now: the episode ends once the floor it was started on has gone flat, measured
+	// on the horizon that started it (two minutes at least): a short noisy dip does not end a slow leak.
+	clearOn := max(st.horizon, clearMinHorizon)
+	recent, judged := total.slopeFor(r.riseFor(sig), clearOn)
+	if st.site != "" {
+		recent, judged = p.siteRecentSlope(s, r, st.site, now, clearOn)
+	}
+	if judged && recent < clearSlopeShare*st.startSlope {
+		return verdictClear, details
+	}
+	return verdictHold, details
+}
+
+// siteFinding is the judgement of a series' call sites: the site that fires (or, when none does, the one that grew
+// most), with its rise.
+type siteFinding struct {
+	judged bool
+	name   string
+	rise   riseResult
+	// streak counts consecutive judgements on which this site fired: a site's counts come from one stack read
+	// every 30 s or so, so one read that happens to catch a crowd does not make a leak.
+	streak int
+}
+
+// siteStreakToFire is how many consecutive site judgements must agree before a site alone starts an episode.
+const siteStreakToFire = 2
+
+// judgeSites runs the rise test on every call site of s. Sites are judged again only when a new site sample
+// arrived (the receiver reads stacks less often than it scrapes); in between the last finding stands.
+func (p *readinessProcessor) judgeSites(s *series, r *rule, now int64) siteFinding {
+	if len(s.sites) == 0 {
+		return siteFinding{}
+	}
+	if s.sitesJudged == s.sitesLatest {
+		return s.siteFinding
+	}
+	s.sitesJudged = s.sitesLatest
+	var best siteFinding
+	for name, rg := range s.sites {
+		samples := rg.window(p.scratch.samples[:0], now-int64(r.window+heapFloorSpan), now)
+		p.scratch.samples = samples
+		rr := riseOf(samples, now, &r.siteRise, &p.scratch)
+		if !rr.judged {
+			continue
+		}
+		better := !best.judged ||
+			(rr.firing && !best.rise.firing) ||
+			(rr.firing == best.rise.firing && (rr.growth > best.rise.growth || (rr.growth == best.rise.growth && name < best.name)))
+		if better {
+			best = siteFinding{judged: true, name: name, rise: rr}
+		}
+	}
+	if best.judged && best.rise.growth <= 0 && !best.rise.firing {
+		best.name = "" // nothing grew: no site to name
+	}
+	if best.rise.firing {
+		best.streak = 1
+		if prev := s.siteFinding; prev.rise.firing && prev.name == best.name {
+			best.streak = prev.streak + 1
+		}
+	}
+	s.siteFinding = best
+	return best
+}
+
+// siteRecentSlope is the recent slope of one call site's goroutine count.
+func (p *readinessProcessor) siteRecentSlope(s *series, r *rule, name string, now int64, h time.Duration) (float64, bool) {
+	rg := s.sites[name]
+	if rg == nil {
+		return 0, true // the site is gone: its goroutines ended
+	}
+	samples := rg.window(p.scratch.samples[:0], now-int64(r.window+heapFloorSpan), now)
+	p.scratch.samples = samples
+	rr := riseOf(samples, now, &r.siteRise, &p.scratch)
+	return rr.slopeFor(&r.siteRise, h)
 }
 
 // thresholdState tracks one threshold rule for one series and point attribute set.

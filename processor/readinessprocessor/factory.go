@@ -23,7 +23,7 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		EvaluationInterval: 15 * time.Second,
+		EvaluationInterval: 10 * time.Second,
 		MaxSeries:          500,
 		MaxHistoryPoints:   240,
 		IdleTimeout:        10 * time.Minute,

@@ -39,6 +39,10 @@ type runtimeSample struct {
 	MemoryLimit    float64 `json:"memory_limit"`
 	// Leaked is the goroutineleak profile total; negative when the profile is not served.
 	Leaked float64 `json:"leaked"`
+	// TotalAlloc is the cumulative bytes allocated (MemStats.TotalAlloc); 0 when not recorded.
+	TotalAlloc float64 `json:"total_alloc,omitempty"`
+	// Sites are goroutines per call site (read from the goroutine stacks), when read at this sample.
+	Sites map[string]float64 `json:"sites,omitempty"`
 }
 
 func (s runtimeSample) at() time.Duration { return time.Duration(s.OffsetMillis) * time.Millisecond }
@@ -120,6 +124,20 @@ func toMetrics(n naming, resource map[string]string, processStart time.Time, s r
 		if s.Leaked >= 0 {
 			sum("pprofscrape.goroutine.leaked", s.Leaked, false)
 		}
+		if s.TotalAlloc > 0 {
+			sum("go.memory.allocated", s.TotalAlloc, true)
+		}
+		if len(s.Sites) > 0 {
+			m := ms.AppendEmpty()
+			m.SetName(metricGoroutineSites)
+			dps := m.SetEmptyGauge().DataPoints()
+			for name, n := range s.Sites {
+				dp := dps.AppendEmpty()
+				dp.SetTimestamp(ts)
+				dp.SetIntValue(int64(n))
+				dp.Attributes().PutStr(siteAttribute, name)
+			}
+		}
 	case namingPrometheus:
 		gauge("go_goroutines", s.Goroutines)
 		m := ms.AppendEmpty()
@@ -135,6 +153,9 @@ func toMetrics(n naming, resource map[string]string, processStart time.Time, s r
 		if s.MemoryLimit > 0 {
 			gauge("go_gc_gomemlimit_bytes", s.MemoryLimit)
 		}
+		if s.TotalAlloc > 0 {
+			sum("go_memstats_alloc_bytes_total", s.TotalAlloc, true)
+		}
 	case namingSemconv:
 		sum("go.goroutine.count", s.Goroutines, false)
 		m := ms.AppendEmpty()
@@ -149,6 +170,9 @@ func toMetrics(n naming, resource map[string]string, processStart time.Time, s r
 		sum("go.memory.gc.goal", s.NextGC, false)
 		if s.MemoryLimit > 0 {
 			sum("go.memory.limit", s.MemoryLimit, false)
+		}
+		if s.TotalAlloc > 0 {
+			sum("go.memory.allocated", s.TotalAlloc, true)
 		}
 	case namingOldRuntime:
 		sum("process.runtime.go.goroutines", s.Goroutines, false)

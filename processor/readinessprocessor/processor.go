@@ -28,6 +28,7 @@ const (
 	skipSeriesLimit    = "series_limit"
 	skipAttributeLimit = "attribute_limit"
 	skipNoIdentity     = "missing_identity"
+	skipSiteLimit      = "site_limit"
 	// skipCounterDecrease: a cumulative counter stepped back by less than half (not a restart).
 	skipCounterDecrease = "counter_decrease"
 )
@@ -40,8 +41,12 @@ type readinessProcessor struct {
 	rules     []*rule
 	threshold map[string][]*rule // metric name -> threshold rules
 	used      [numSignals]bool
-	retention int64 // history kept per signal (ns)
-	spacing   int64 // minimum distance between stored samples (ns)
+	retention [numSignals]int64 // history kept per signal (ns)
+	spacing   [numSignals]int64 // minimum distance between stored samples (ns)
+	// siteRule is the goroutine_growth rule that judges call sites (nil: site counts are not read).
+	siteRule      *rule
+	siteRetention int64
+	siteSpacing   int64
 
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
@@ -81,23 +86,37 @@ func newReadinessProcessor(set processor.Settings, cfg *Config) (*readinessProce
 			p.threshold[r.metric] = append(p.threshold[r.metric], r)
 		}
 	}
-	p.retention = int64(longestWindow(rules) + cfg.MaxGap + 2*cfg.EvaluationInterval)
-	p.spacing = p.retention / int64(cfg.MaxHistoryPoints)
+	for sig, keep := range signalRetention(rules, cfg) {
+		p.retention[sig] = int64(keep)
+		p.spacing[sig] = int64(keep) / int64(cfg.MaxHistoryPoints)
+	}
+	for _, r := range rules {
+		if r.kind == KindGoroutineGrowth && p.siteRule == nil {
+			p.siteRule = r
+			p.siteRetention = int64(r.window + 2*cfg.EvaluationInterval + time.Minute)
+			p.siteSpacing = p.siteRetention / int64(cfg.MaxHistoryPoints)
+		}
+	}
 	p.startTime = pcommon.NewTimestampFromTime(p.now())
 	return p, nil
 }
 
 func (p *readinessProcessor) start(_ context.Context, host component.Host) error {
-	needsCapture := false
+	required, optional := false, false
 	for _, r := range p.rules {
-		needsCapture = needsCapture || r.capture
+		required = required || r.capture
+		optional = optional || r.captureIfAvailable
 	}
-	if !needsCapture {
+	if !required && !optional {
 		return nil
 	}
 	broker, err := findBroker(host, p.cfg.CaptureExtension)
 	if err != nil {
-		return err
+		if required {
+			return err
+		}
+		p.logger.Info("readiness: the default rules take no captures (no pprofcapture extension); add one to get profiles of flagged services", zap.Error(err))
+		return nil
 	}
 	p.captures = newCaptureWorker(broker, p.cfg, p.logger, p.telemetry)
 	p.captures.start()
@@ -141,6 +160,14 @@ func (p *readinessProcessor) processMetrics(ctx context.Context, md pmetric.Metr
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
+				if m.Name() == metricGoroutineSites && p.siteRule != nil {
+					if lookup() == nil {
+						c.skip(skipReason, countPoints(m))
+						continue
+					}
+					p.ingestSites(s, m, &c)
+					continue
+				}
 				sources, isSignal := signalSources[m.Name()]
 				thresholds := p.threshold[m.Name()]
 				if (!isSignal || !p.anyUsed(sources)) && len(thresholds) == 0 {
@@ -352,6 +379,7 @@ func (p *readinessProcessor) ingestPoint(s *series, sig signal, ts, start int64,
 		rg = newRing(p.cfg.MaxHistoryPoints)
 		s.signals[sig] = rg
 	}
+	spacing, retention := p.spacing[sig], p.retention[sig]
 	last, hasLast := rg.last()
 	if hasLast && ts <= last.ts {
 		c.skip(skipOutOfOrder, 1)
@@ -376,13 +404,13 @@ func (p *readinessProcessor) ingestPoint(s *series, sig signal, ts, start int64,
 	if sig.cumulative() {
 		s.startTimes[sig] = start
 	}
-	if hasLast && ts-last.ts < p.spacing {
+	if hasLast && ts-last.ts < spacing {
 		// Denser than the history can hold for the longest window: thin.
 		s.latest = max(s.latest, ts)
 		return
 	}
 	rg.push(sample{ts: ts, v: v})
-	rg.dropBefore(ts - p.retention)
+	rg.dropBefore(ts - retention)
 	s.latest = max(s.latest, ts)
 	if s.observedSince == 0 {
 		s.observedSince = ts
@@ -404,6 +432,69 @@ func (p *readinessProcessor) restart(s *series, ts int64) {
 		p.pending = append(p.pending, transition{series: s, rule: r, start: false, at: ts, details: st.details, reason: "process restarted"})
 	}
 	s.gcBaseline = make([]gcBaseline, len(p.rules))
+}
+
+// ingestSites stores the goroutine count of each call site. A site seen for the first time when the series already
+// tracks maxSitesPerSeries is skipped (site_limit); sites that sent nothing for the retention are forgotten.
+func (p *readinessProcessor) ingestSites(s *series, m pmetric.Metric, c *counts) {
+	dps, ok := numberPoints(m)
+	if !ok {
+		c.skip(skipWrongType, countPoints(m))
+		return
+	}
+	for i := 0; i < dps.Len(); i++ {
+		dp := dps.At(i)
+		name, ok := dp.Attributes().Get(siteAttribute)
+		ts, v := int64(dp.Timestamp()), numberValue(dp)
+		switch {
+		case !ok || name.Str() == "" || name.Str() == siteOther:
+			continue
+		case ts == 0:
+			c.skip(skipNoTimestamp, 1)
+			continue
+		case dp.Flags().NoRecordedValue() || math.IsNaN(v) || math.IsInf(v, 0):
+			c.skip(skipInvalidValue, 1)
+			continue
+		}
+		rg := s.sites[name.Str()]
+		if rg == nil {
+			if s.sites == nil {
+				s.sites = map[string]*ring{}
+			}
+			if len(s.sites) >= maxSitesPerSeries {
+				p.forgetStaleSites(s, ts)
+			}
+			if len(s.sites) >= maxSitesPerSeries {
+				c.skip(skipSiteLimit, 1)
+				continue
+			}
+			rg = newRing(p.cfg.MaxHistoryPoints)
+			s.sites[name.Str()] = rg
+		}
+		if last, ok := rg.last(); ok && (ts <= last.ts || ts-last.ts < p.siteSpacing) {
+			if ts <= last.ts {
+				c.skip(skipOutOfOrder, 1)
+			}
+			continue
+		}
+		c.evaluated++
+		rg.push(sample{ts: ts, v: v})
+		rg.dropBefore(ts - p.siteRetention)
+		s.sitesLatest = max(s.sitesLatest, ts)
+		s.latest = max(s.latest, ts)
+		if s.observedSince == 0 {
+			s.observedSince = ts
+		}
+	}
+}
+
+// forgetStaleSites drops the sites with no sample within the site retention before now.
+func (p *readinessProcessor) forgetStaleSites(s *series, now int64) {
+	for name, rg := range s.sites {
+		if last, ok := rg.last(); !ok || now-last.ts > p.siteRetention {
+			delete(s.sites, name)
+		}
+	}
 }
 
 // numberPoints returns the points of a gauge or sum; other types hold no plain numbers.

@@ -18,13 +18,18 @@ type rule struct {
 	cooldown time.Duration
 	window   time.Duration
 
-	capture      bool
-	annotate     bool
-	captureKinds []pprofcaptureextension.Kind
-	captureDur   time.Duration
-	followUp     time.Duration
+	capture bool
+	// captureIfAvailable: a default rule captures when the collector has a pprofcapture extension and only
+	// annotates otherwise (explicit rules with the capture action require one).
+	captureIfAvailable bool
+	annotate           bool
+	captureKinds       []pprofcaptureextension.Kind
+	captureDur         time.Duration
+	followUp           time.Duration
 
 	// gc_frequency
+	minPerMinute         float64
+	maxAllocRatio        float64
 	maxPerMinute         float64
 	baselineMultiple     float64
 	baselineWarmup       time.Duration
@@ -35,13 +40,12 @@ type rule struct {
 	clearRatio           float64
 
 	// goroutine_growth, heap_growth
-	signals           []signal // first one present is used
-	minValue          float64
-	minGrowth         float64
-	minRelativeGrowth float64
-	significance      float64
-	minPoints         int
-	leakedThreshold   float64
+	signals         []signal // first one present is used
+	minValue        float64
+	rise            riseConfig
+	siteRise        riseConfig // goroutine_growth: one call site's goroutines (pprofscrape stacks)
+	riseWideFloor   riseConfig // heap_growth on a signal with a GC sawtooth
+	leakedThreshold float64
 
 	// threshold
 	metric     string
@@ -63,29 +67,65 @@ var comparators = map[string]comparator{
 }
 
 const (
-	defaultGCWindow       = 2 * time.Minute
-	defaultGrowthWindow   = 5 * time.Minute
+	defaultGCWindow       = 30 * time.Second
+	defaultGrowthWindow   = 16 * time.Minute
+	defaultMinHorizon     = time.Minute
 	defaultCooldown       = 10 * time.Minute
 	defaultSeverity       = "warning"
 	defaultClearRatio     = 0.8
-	defaultSignificance   = 0.01
-	defaultMinPoints      = 8
+	defaultSignificance   = 0.02
+	defaultMinPoints      = 6
+	defaultSustainRatio   = 0.6
 	defaultMemLimitRatio  = 0.9
 	defaultMinBaselineGC  = 10
+	defaultBaselineMult   = 4
+	defaultBaselineWarmup = time.Minute
+	defaultMinGCPerMinute = 30
+	defaultMaxAllocRatio  = 0.15
+	defaultMaxPause       = time.Second
 	defaultGoroutineMin   = 50
 	defaultGoroutineGrow  = 20
-	defaultHeapMin        = 16 << 20
-	defaultHeapGrow       = 8 << 20
-	defaultRelativeGrowth = 0.2
+	defaultGoroutineRel   = 0.5
+	defaultSiteGrow       = 10
+	defaultSiteRel        = 0.5
+	defaultSiteMinHorizon = 2 * time.Minute
+	defaultSiteSignif     = 0.005
+	defaultHeapMin        = 8 << 20
+	defaultHeapGrow       = 4 << 20
+	defaultHeapRel        = 0.1
+	// Heap signals other than the heap goal rise and fall with every GC: their floor is the minimum over this span.
+	heapFloorSpan = 2 * time.Minute
 )
+
+// captureKinds are the kinds a rule may request.
+var captureKinds = []pprofcaptureextension.Kind{
+	pprofcaptureextension.KindHeap, pprofcaptureextension.KindHeapDelta, pprofcaptureextension.KindAllocsDelta,
+	pprofcaptureextension.KindGoroutine, pprofcaptureextension.KindGoroutineDelta, pprofcaptureextension.KindGoroutineLeak,
+	pprofcaptureextension.KindCPU,
+}
+
+// defaultRules are what `readiness: {}` runs: the three runtime rules, capturing when a pprofcapture extension
+// is there.
+func defaultRules() []RuleConfig {
+	actions := []string{ActionCapture, ActionAnnotate}
+	return []RuleConfig{
+		{Name: "goroutine-leak", Kind: KindGoroutineGrowth, Severity: "critical", Actions: actions},
+		{Name: "heap-growth", Kind: KindHeapGrowth, Actions: actions},
+		{Name: "gc-storm", Kind: KindGCFrequency, Actions: actions},
+	}
+}
 
 // compileRules validates the rules of cfg and resolves their defaults.
 func compileRules(cfg *Config) ([]*rule, error) {
 	var errs []error
 	names := map[string]int{}
-	rules := make([]*rule, 0, len(cfg.Rules))
-	for i := range cfg.Rules {
-		r, err := compileRule(cfg, i)
+	configured, defaults := cfg.Rules, false
+	if len(configured) == 0 {
+		configured, defaults = defaultRules(), true
+	}
+	rules := make([]*rule, 0, len(configured))
+	for i := range configured {
+		r, err := compileRule(cfg, configured[i], i)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -95,6 +135,9 @@ func compileRules(cfg *Config) ([]*rule, error) {
 			continue
 		}
 		names[r.name] = i
+		if defaults && r.capture {
+			r.capture, r.captureIfAvailable = false, true
+		}
 		rules = append(rules, r)
 	}
 	if len(errs) > 0 {
@@ -103,8 +146,7 @@ func compileRules(cfg *Config) ([]*rule, error) {
 	return rules, nil
 }
 
-func compileRule(cfg *Config, i int) (*rule, error) {
-	rc := cfg.Rules[i]
+func compileRule(cfg *Config, rc RuleConfig, i int) (*rule, error) {
 	p := rc.Params
 	field := func(f string) string { return ruleField(i, rc.Name, f) }
 	if rc.Name == "" {
@@ -181,18 +223,21 @@ func compileActions(r *rule, rc RuleConfig, field func(string) string) error {
 	r.followUp = rc.Capture.FollowUp
 	r.captureKinds = rc.Capture.Kinds
 	if len(r.captureKinds) == 0 {
-		if rc.Kind == KindGoroutineGrowth {
+		switch rc.Kind {
+		case KindGoroutineGrowth:
 			r.captureKinds = []pprofcaptureextension.Kind{pprofcaptureextension.KindGoroutine, pprofcaptureextension.KindGoroutineDelta, pprofcaptureextension.KindHeap}
-		} else {
+		case KindGCFrequency:
+			// What allocates during the storm names its cause; the live heap's top does not.
+			r.captureKinds = []pprofcaptureextension.Kind{pprofcaptureextension.KindAllocsDelta, pprofcaptureextension.KindHeap}
+		case KindHeapGrowth:
+			r.captureKinds = []pprofcaptureextension.Kind{pprofcaptureextension.KindHeapDelta, pprofcaptureextension.KindHeap}
+		default:
 			r.captureKinds = []pprofcaptureextension.Kind{pprofcaptureextension.KindHeap}
 		}
 	}
 	for j, k := range r.captureKinds {
-		switch k {
-		case pprofcaptureextension.KindHeap, pprofcaptureextension.KindGoroutine, pprofcaptureextension.KindGoroutineDelta,
-			pprofcaptureextension.KindGoroutineLeak, pprofcaptureextension.KindCPU:
-		default:
-			return fmt.Errorf("%s: unknown capture kind %q; use heap, goroutine, goroutine_delta, goroutineleak or cpu", field(fmt.Sprintf("capture.kinds[%d]", j)), k)
+		if !slices.Contains(captureKinds, k) {
+			return fmt.Errorf("%s: unknown capture kind %q; use heap, heap_delta, allocs_delta, goroutine, goroutine_delta, goroutineleak or cpu", field(fmt.Sprintf("capture.kinds[%d]", j)), k)
 		}
 	}
 	return nil
@@ -216,14 +261,15 @@ func compileGCFrequency(cfg *Config, r *rule, rc RuleConfig, field func(string) 
 	if err := compileWindow(cfg, r, defaultGCWindow, field); err != nil {
 		return err
 	}
-	if p.MaxPerMinute <= 0 && p.BaselineMultiple <= 0 && p.MaxCPUFraction <= 0 && p.MaxPausePerMinute <= 0 {
-		return fmt.Errorf("%s: missing threshold; set at least one of max_per_minute, baseline_multiple, max_cpu_fraction, max_pause_per_minute", field("params"))
-	}
-	if p.MaxPerMinute < 0 || p.BaselineMultiple < 0 || p.MaxCPUFraction < 0 || p.MaxPausePerMinute < 0 || p.MinBaselinePerMinute < 0 || p.BaselineWarmup < 0 {
+	if p.MinPerMinute < 0 || p.MaxAllocRatio < 0 || p.MaxPerMinute < 0 || p.BaselineMultiple < 0 || p.MaxCPUFraction < 0 ||
+		p.MaxPausePerMinute < 0 || p.MinBaselinePerMinute < 0 || p.BaselineWarmup < 0 {
 		return fmt.Errorf("%s: thresholds must not be negative", field("params"))
 	}
 	if p.BaselineMultiple > 0 && p.BaselineMultiple <= 1 {
-		return fmt.Errorf("%s: must be greater than 1 (e.g. 5)", field("params.baseline_multiple"))
+		return fmt.Errorf("%s: must be greater than 1 (e.g. 4)", field("params.baseline_multiple"))
+	}
+	if p.MaxAllocRatio >= 1 {
+		return fmt.Errorf("%s: is a share of the heap goal in (0, 1), e.g. 0.15", field("params.max_alloc_per_cycle_ratio"))
 	}
 	if p.MaxCPUFraction > 1 {
 		return fmt.Errorf("%s: is a fraction in (0, 1]", field("params.max_cpu_fraction"))
@@ -231,20 +277,35 @@ func compileGCFrequency(cfg *Config, r *rule, rc RuleConfig, field func(string) 
 	if p.NearMemoryLimitRatio < 0 || p.NearMemoryLimitRatio > 1 {
 		return fmt.Errorf("%s: must be in (0, 1], e.g. 0.9", field("params.near_memory_limit_ratio"))
 	}
-	if p.Signal != "" || p.MinValue != 0 || p.MinGrowth != 0 || p.MinRelativeGrowth != 0 || p.Significance != 0 || p.MinPoints != 0 || p.LeakedThreshold != nil {
-		return fmt.Errorf("%s: signal, min_value, min_growth, min_relative_growth, significance, min_points and leaked_threshold apply only to goroutine_growth and heap_growth", field("params"))
+	if p.Signal != "" || p.MinValue != 0 || p.MinGrowth != 0 || p.MinRelativeGrowth != 0 || p.Significance != 0 || p.MinPoints != 0 ||
+		p.LeakedThreshold != nil || p.MinHorizon != 0 || p.SustainRatio != 0 || p.SiteMinGrowth != 0 {
+		return fmt.Errorf("%s: signal, min_value, min_growth, min_relative_growth, significance, min_points, min_horizon, sustain_ratio, site_min_growth and leaked_threshold apply only to goroutine_growth and heap_growth", field("params"))
 	}
+	r.minPerMinute = orDefaultF(p.MinPerMinute, defaultMinGCPerMinute)
+	r.maxAllocRatio = orDefaultF(p.MaxAllocRatio, defaultMaxAllocRatio)
 	r.maxPerMinute = p.MaxPerMinute
-	r.baselineMultiple = p.BaselineMultiple
+	r.baselineMultiple = orDefaultF(p.BaselineMultiple, defaultBaselineMult)
 	r.baselineWarmup = p.BaselineWarmup
 	if r.baselineWarmup == 0 {
-		r.baselineWarmup = 3 * r.window
+		r.baselineWarmup = defaultBaselineWarmup
 	}
 	r.minBaselinePerMinute = orDefaultF(p.MinBaselinePerMinute, defaultMinBaselineGC)
 	r.maxCPUFraction = p.MaxCPUFraction
 	r.maxPausePerMinute = p.MaxPausePerMinute.Seconds()
+	if p.MaxPausePerMinute == 0 {
+		r.maxPausePerMinute = defaultMaxPause.Seconds()
+	}
 	r.nearMemoryLimitRatio = orDefaultF(p.NearMemoryLimitRatio, defaultMemLimitRatio)
 	return nil
+}
+
+// horizonsUpTo doubles from the shortest horizon up to the window (included).
+func horizonsUpTo(shortest, window time.Duration) []time.Duration {
+	var hs []time.Duration
+	for h := shortest; h < window; h *= 2 {
+		hs = append(hs, h)
+	}
+	return append(hs, window)
 }
 
 func compileGrowth(cfg *Config, r *rule, rc RuleConfig, field func(string) string) error {
@@ -252,31 +313,57 @@ func compileGrowth(cfg *Config, r *rule, rc RuleConfig, field func(string) strin
 	if err := compileWindow(cfg, r, defaultGrowthWindow, field); err != nil {
 		return err
 	}
-	if p.MaxPerMinute != 0 || p.BaselineMultiple != 0 || p.MaxCPUFraction != 0 || p.MaxPausePerMinute != 0 || p.BaselineWarmup != 0 || p.MinBaselinePerMinute != 0 || p.NearMemoryLimitRatio != 0 {
-		return fmt.Errorf("%s: max_per_minute, baseline_*, max_cpu_fraction, max_pause_per_minute and near_memory_limit_ratio apply only to gc_frequency", field("params"))
+	if p.MinPerMinute != 0 || p.MaxAllocRatio != 0 || p.MaxPerMinute != 0 || p.BaselineMultiple != 0 || p.MaxCPUFraction != 0 ||
+		p.MaxPausePerMinute != 0 || p.BaselineWarmup != 0 || p.MinBaselinePerMinute != 0 || p.NearMemoryLimitRatio != 0 {
+		return fmt.Errorf("%s: min_per_minute, max_alloc_per_cycle_ratio, max_per_minute, baseline_*, max_cpu_fraction, max_pause_per_minute and near_memory_limit_ratio apply only to gc_frequency", field("params"))
 	}
-	if p.MinValue < 0 || p.MinGrowth < 0 || p.MinRelativeGrowth < 0 || p.MinPoints < 0 {
-		return fmt.Errorf("%s: min_value, min_growth, min_relative_growth and min_points must not be negative", field("params"))
+	if p.MinValue < 0 || p.MinGrowth < 0 || p.MinRelativeGrowth < 0 || p.MinPoints < 0 || p.MinHorizon < 0 || p.SiteMinGrowth < 0 {
+		return fmt.Errorf("%s: min_value, min_growth, min_relative_growth, min_points, min_horizon and site_min_growth must not be negative", field("params"))
 	}
 	if p.Significance < 0 || p.Significance >= 0.5 {
-		return fmt.Errorf("%s: must be in (0, 0.5), e.g. 0.01", field("params.significance"))
+		return fmt.Errorf("%s: must be in (0, 0.5), e.g. 0.02", field("params.significance"))
 	}
-	r.significance = orDefaultF(p.Significance, defaultSignificance)
-	r.minPoints = p.MinPoints
-	if r.minPoints == 0 {
-		r.minPoints = defaultMinPoints
+	if p.SustainRatio < 0 || p.SustainRatio >= 1 {
+		return fmt.Errorf("%s: must be in (0, 1), e.g. 0.6", field("params.sustain_ratio"))
 	}
-	if r.minPoints < 4 {
+	minHorizon := p.MinHorizon
+	if minHorizon == 0 {
+		minHorizon = min(defaultMinHorizon, r.window)
+	}
+	if minHorizon > r.window {
+		return fmt.Errorf("%s: %s is longer than window %s", field("params.min_horizon"), minHorizon, r.window)
+	}
+	if minHorizon < 3*cfg.EvaluationInterval/2 {
+		return fmt.Errorf("%s: %s holds too few evaluations of evaluation_interval %s; use at least %s", field("params.min_horizon"), minHorizon, cfg.EvaluationInterval, 3*cfg.EvaluationInterval/2)
+	}
+	r.rise = riseConfig{
+		horizons:     horizonsUpTo(minHorizon, r.window),
+		minPoints:    p.MinPoints,
+		significance: orDefaultF(p.Significance, defaultSignificance),
+		sustainRatio: orDefaultF(p.SustainRatio, defaultSustainRatio),
+	}
+	if r.rise.minPoints == 0 {
+		r.rise.minPoints = defaultMinPoints
+	}
+	if r.rise.minPoints < 4 {
 		return fmt.Errorf("%s: must be at least 4", field("params.min_points"))
 	}
-	r.minRelativeGrowth = orDefaultF(p.MinRelativeGrowth, defaultRelativeGrowth)
 	if rc.Kind == KindGoroutineGrowth {
 		if p.Signal != "" && p.Signal != "goroutines" {
 			return fmt.Errorf("%s: goroutine_growth reads the goroutines signal only", field("params.signal"))
 		}
 		r.signals = []signal{sigGoroutines}
 		r.minValue = orDefaultF(p.MinValue, defaultGoroutineMin)
-		r.minGrowth = orDefaultF(p.MinGrowth, defaultGoroutineGrow)
+		r.rise.minGrowth = orDefaultF(p.MinGrowth, defaultGoroutineGrow)
+		r.rise.minRelGrowth = orDefaultF(p.MinRelativeGrowth, defaultGoroutineRel)
+		r.siteRise = riseConfig{
+			horizons:     horizonsUpTo(min(max(minHorizon, defaultSiteMinHorizon), r.window), r.window),
+			minPoints:    r.rise.minPoints,
+			minGrowth:    orDefaultF(p.SiteMinGrowth, defaultSiteGrow),
+			minRelGrowth: defaultSiteRel,
+			significance: defaultSiteSignif,
+			sustainRatio: r.rise.sustainRatio,
+		}
 		r.leakedThreshold = 1
 		if p.LeakedThreshold != nil {
 			if *p.LeakedThreshold < 0 {
@@ -286,12 +373,15 @@ func compileGrowth(cfg *Config, r *rule, rc RuleConfig, field func(string) strin
 		}
 		return nil
 	}
-	if p.LeakedThreshold != nil {
-		return fmt.Errorf("%s: applies only to goroutine_growth", field("params.leaked_threshold"))
+	if p.LeakedThreshold != nil || p.SiteMinGrowth != 0 {
+		return fmt.Errorf("%s: leaked_threshold and site_min_growth apply only to goroutine_growth", field("params"))
 	}
 	switch p.Signal {
 	case "":
-		r.signals = []signal{sigHeapInuse, sigHeapAlloc, sigMemoryUsed}
+		// The heap goal follows the live heap without the sawtooth of the heap between two GCs.
+		r.signals = []signal{sigHeapGoal, sigHeapInuse, sigHeapAlloc, sigMemoryUsed}
+	case "heap_goal":
+		r.signals = []signal{sigHeapGoal}
 	case "heap_inuse":
 		r.signals = []signal{sigHeapInuse}
 	case "heap_alloc":
@@ -299,11 +389,23 @@ func compileGrowth(cfg *Config, r *rule, rc RuleConfig, field func(string) strin
 	case "memory_used":
 		r.signals = []signal{sigMemoryUsed}
 	default:
-		return fmt.Errorf("%s: unknown signal %q for heap_growth; use heap_inuse, heap_alloc or memory_used", field("params.signal"), p.Signal)
+		return fmt.Errorf("%s: unknown signal %q for heap_growth; use heap_goal, heap_inuse, heap_alloc or memory_used", field("params.signal"), p.Signal)
 	}
 	r.minValue = orDefaultF(p.MinValue, defaultHeapMin)
-	r.minGrowth = orDefaultF(p.MinGrowth, defaultHeapGrow)
+	r.rise.minGrowth = orDefaultF(p.MinGrowth, defaultHeapGrow)
+	r.rise.minRelGrowth = orDefaultF(p.MinRelativeGrowth, defaultHeapRel)
+	r.riseWideFloor = r.rise
+	r.riseWideFloor.floorSpan = heapFloorSpan
 	return nil
+}
+
+// riseFor returns the rise configuration for the signal a growth rule reads: heap signals other than the goal
+// need a wider floor.
+func (r *rule) riseFor(sig signal) *riseConfig {
+	if r.kind == KindHeapGrowth && sig != sigHeapGoal {
+		return &r.riseWideFloor
+	}
+	return &r.rise
 }
 
 func compileThreshold(r *rule, rc RuleConfig, field func(string) string) error {
@@ -327,7 +429,8 @@ func compileThreshold(r *rule, rc RuleConfig, field func(string) string) error {
 	if p.For < 0 {
 		return fmt.Errorf("%s: must not be negative", field("params.for"))
 	}
-	if p.MaxPerMinute != 0 || p.BaselineMultiple != 0 || p.Signal != "" || p.MinValue != 0 || p.MinGrowth != 0 || p.Significance != 0 || p.LeakedThreshold != nil {
+	if p.MaxPerMinute != 0 || p.MinPerMinute != 0 || p.MaxAllocRatio != 0 || p.BaselineMultiple != 0 || p.Signal != "" || p.MinValue != 0 ||
+		p.MinGrowth != 0 || p.Significance != 0 || p.LeakedThreshold != nil || p.MinHorizon != 0 || p.SustainRatio != 0 || p.SiteMinGrowth != 0 {
 		return fmt.Errorf("%s: threshold rules take metric, attributes, comparator, value and for only", field("params"))
 	}
 	r.metric = p.Metric
@@ -338,13 +441,30 @@ func compileThreshold(r *rule, rc RuleConfig, field func(string) string) error {
 	return nil
 }
 
-// longestWindow is how much history the rules need.
-func longestWindow(rules []*rule) time.Duration {
-	var w time.Duration
-	for _, r := range rules {
-		w = max(w, r.window)
+// signalRetention is how much history each signal needs for the rules that read it: windowed counters a little
+// more than their window (a rate needs the sample before it), signals read for their last value only two
+// evaluations.
+func signalRetention(rules []*rule, cfg *Config) [numSignals]time.Duration {
+	var keep [numSignals]time.Duration
+	for i := range keep {
+		keep[i] = cfg.MaxGap + 2*cfg.EvaluationInterval
 	}
-	return w
+	need := func(sig signal, d time.Duration) { keep[sig] = max(keep[sig], d) }
+	for _, r := range rules {
+		switch r.kind {
+		case KindGCFrequency:
+			w := max(r.window, time.Minute) + cfg.MaxGap + 2*cfg.EvaluationInterval
+			need(sigGCCycles, w)
+			need(sigGCPauseTotal, w)
+			need(sigAllocBytes, w)
+		case KindGoroutineGrowth, KindHeapGrowth:
+			w := r.window + heapFloorSpan + 2*cfg.EvaluationInterval
+			for _, sig := range r.signals {
+				need(sig, w)
+			}
+		}
+	}
+	return keep
 }
 
 // usedSignals lists the signals some rule reads (others are not stored).
@@ -353,6 +473,7 @@ func usedSignals(rules []*rule) [numSignals]bool {
 	for _, r := range rules {
 		switch r.kind {
 		case KindGCFrequency:
+			used[sigAllocBytes] = true
 			used[sigGCCycles] = true
 			used[sigGCPauseTotal] = true
 			used[sigGCCPUFraction] = true
@@ -373,6 +494,9 @@ func usedSignals(rules []*rule) [numSignals]bool {
 	}
 	return used
 }
+
+// takesCaptures reports whether the rule's episodes request captures (when a capture broker is there).
+func (r *rule) takesCaptures() bool { return r.capture || r.captureIfAvailable }
 
 func (r *rule) wantsCapture(kind pprofcaptureextension.Kind) bool {
 	return slices.Contains(r.captureKinds, kind)

@@ -21,14 +21,16 @@ type sample struct {
 	v  float64
 }
 
-// ring is a bounded, time-ordered history of samples.
+// ring is a bounded, time-ordered history of samples. Its buffer grows with the data up to its capacity, so a
+// signal sampled rarely costs little.
 type ring struct {
-	buf   []sample
-	start int
-	n     int
+	buf      []sample
+	start    int
+	n        int
+	capacity int
 }
 
-func newRing(capacity int) *ring { return &ring{buf: make([]sample, capacity)} }
+func newRing(capacity int) *ring { return &ring{capacity: capacity} }
 
 func (r *ring) len() int { return r.n }
 
@@ -42,6 +44,13 @@ func (r *ring) last() (sample, bool) {
 }
 
 func (r *ring) push(s sample) {
+	if r.n == len(r.buf) && len(r.buf) < r.capacity {
+		grown := make([]sample, min(max(8, 2*len(r.buf)), r.capacity))
+		for i := 0; i < r.n; i++ {
+			grown[i] = r.at(i)
+		}
+		r.buf, r.start = grown, 0
+	}
 	if r.n == len(r.buf) {
 		r.buf[r.start] = s
 		r.start = (r.start + 1) % len(r.buf)
@@ -87,6 +96,12 @@ type series struct {
 	lastSeen      time.Time // collector clock, for idle eviction
 	touched       bool      // received a point in the current batch
 
+	// sites holds the goroutine count per call site (pprofscrape stacks), at most maxSitesPerSeries.
+	sites       map[string]*ring
+	sitesLatest int64 // data time of the newest site sample
+	sitesJudged int64 // sitesLatest when the sites were last judged
+	siteFinding siteFinding
+
 	rules      []ruleState                // indexed by rule.index (windowed kinds)
 	thresholds map[string]*thresholdState // key: rule name + point attributes
 	gcBaseline []gcBaseline               // indexed by rule.index (gc_frequency)
@@ -129,4 +144,8 @@ func (s *series) restarted() {
 	for i := range s.startTimes {
 		s.startTimes[i] = 0
 	}
+	s.sites = nil
 }
+
+// maxSitesPerSeries bounds the call sites tracked per series; the receiver already bounds what it sends.
+const maxSitesPerSeries = 64

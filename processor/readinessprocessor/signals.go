@@ -14,18 +14,21 @@ const (
 	sigGoroutinesLeaked               // goroutines reported by the goroutineleak profile
 	sigMemoryLimit                    // GOMEMLIMIT, bytes
 	sigMemoryUsed                     // memory mapped by the runtime minus released
+	sigAllocBytes                     // cumulative bytes allocated on the heap
 	numSignals
 )
 
 var signalNames = [numSignals]string{
 	"goroutines", "gc_cycles", "gc_pause_total", "gc_cpu_fraction", "heap_inuse", "heap_alloc", "heap_goal",
-	"goroutines_leaked", "memory_limit", "memory_used",
+	"goroutines_leaked", "memory_limit", "memory_used", "alloc_bytes",
 }
 
 func (s signal) String() string { return signalNames[s] }
 
 // cumulative reports whether the signal only grows within one process lifetime.
-func (s signal) cumulative() bool { return s == sigGCCycles || s == sigGCPauseTotal }
+func (s signal) cumulative() bool {
+	return s == sigGCCycles || s == sigGCPauseTotal || s == sigAllocBytes
+}
 
 // extraction says which value of a data point carries the signal.
 type extraction uint8
@@ -61,24 +64,26 @@ var signalSources = map[string][]signalSource{
 	"pprofscrape.heap.alloc":       {src(sigHeapAlloc)},
 	"go.memory.gc.goal":            {src(sigHeapGoal)},
 	"pprofscrape.goroutine.leaked": {src(sigGoroutinesLeaked)},
+	"go.memory.allocated":          {src(sigAllocBytes)},
 	// OTel semantic conventions (go.goroutine.count and go.memory.gc.goal above are shared with pprofscrape).
 	"go.memory.used":  {{signal: sigMemoryUsed, from: fromNumber, scale: 1, sumPoints: true}},
 	"go.memory.limit": {src(sigMemoryLimit)},
 
 	// Prometheus Go client (client_golang), classic collector names.
-	"go_goroutines":                {src(sigGoroutines)},
-	"go_gc_duration_seconds":       {{signal: sigGCCycles, from: fromSummaryCount, scale: 1}, {signal: sigGCPauseTotal, from: fromSummarySum, scale: 1}},
-	"go_gc_duration_seconds_count": {src(sigGCCycles)},
-	"go_gc_duration_seconds_sum":   {src(sigGCPauseTotal)},
-	"go_memstats_heap_inuse_bytes": {src(sigHeapInuse)},
-	"go_memstats_heap_inuse":       {src(sigHeapInuse)},
-	"go_memstats_heap_alloc_bytes": {src(sigHeapAlloc)},
-	"go_memstats_heap_alloc":       {src(sigHeapAlloc)},
-	"go_memstats_next_gc_bytes":    {src(sigHeapGoal)},
-	"go_memstats_next_gc":          {src(sigHeapGoal)},
-	"go_memstats_gc_cpu_fraction":  {src(sigGCCPUFraction)},
-	"go_gc_gomemlimit_bytes":       {src(sigMemoryLimit)},
-	"go_gc_gomemlimit":             {src(sigMemoryLimit)},
+	"go_goroutines":                 {src(sigGoroutines)},
+	"go_gc_duration_seconds":        {{signal: sigGCCycles, from: fromSummaryCount, scale: 1}, {signal: sigGCPauseTotal, from: fromSummarySum, scale: 1}},
+	"go_gc_duration_seconds_count":  {src(sigGCCycles)},
+	"go_gc_duration_seconds_sum":    {src(sigGCPauseTotal)},
+	"go_memstats_heap_inuse_bytes":  {src(sigHeapInuse)},
+	"go_memstats_heap_inuse":        {src(sigHeapInuse)},
+	"go_memstats_heap_alloc_bytes":  {src(sigHeapAlloc)},
+	"go_memstats_heap_alloc":        {src(sigHeapAlloc)},
+	"go_memstats_next_gc_bytes":     {src(sigHeapGoal)},
+	"go_memstats_next_gc":           {src(sigHeapGoal)},
+	"go_memstats_gc_cpu_fraction":   {src(sigGCCPUFraction)},
+	"go_memstats_alloc_bytes_total": {src(sigAllocBytes)},
+	"go_gc_gomemlimit_bytes":        {src(sigMemoryLimit)},
+	"go_gc_gomemlimit":              {src(sigMemoryLimit)},
 	// client_golang runtime/metrics names (opt-in collectors).
 	"go_sched_goroutines_goroutines":     {src(sigGoroutines)},
 	"go_gc_cycles_total_gc_cycles":       {src(sigGCCycles)},
@@ -102,3 +107,11 @@ var signalSources = map[string][]signalSource{
 
 // memoryLimitUnset is the smallest GOMEMLIMIT value treated as "no limit" (the runtime reports math.MaxInt64).
 const memoryLimitUnset = float64(1 << 60)
+
+// Per-call-site goroutine counts (pprofscrape, from the goroutine stacks): one point per site, the site in
+// attribute siteAttribute; siteOther sums the sites beyond the receiver's bound and is not judged on its own.
+const (
+	metricGoroutineSites = "pprofscrape.goroutine.site.count"
+	siteAttribute        = "code.function"
+	siteOther            = "(other)"
+)
