@@ -294,15 +294,20 @@ func (w *captureWorker) report(job captureJob, results []pprofcaptureextension.R
 		}
 		fields = append(fields, zap.String("path", res.Path), zap.Int64("size", res.Size))
 		sites, grew := attributionSites(res, atStart)
-		if !grew {
+		switch {
+		case grew:
+			fields = append(fields, zap.String("sample_type", res.SampleType), zap.Strings("sites", sites), zap.String("top_site", sites[0]))
+			w.logger.Warn("readiness: leak attribution", fields...)
+		case res.Kind == pprofcaptureextension.KindAllocsDelta && len(sites) > 0:
+			// What allocated during the capture: the cause of a GC storm, not the top of the live heap.
+			fields = append(fields, zap.String("sample_type", res.SampleType), zap.Strings("sites", sites), zap.String("top_site", sites[0]))
+			w.logger.Warn("readiness: allocation attribution", fields...)
+		default:
 			if len(sites) > 0 {
 				fields = append(fields, zap.String("sample_type", res.SampleType), zap.Strings("top", sites))
 			}
 			w.logger.Info("readiness: capture taken", fields...)
-			continue
 		}
-		fields = append(fields, zap.String("sample_type", res.SampleType), zap.Strings("sites", sites), zap.String("top_site", sites[0]))
-		w.logger.Warn("readiness: leak attribution", fields...)
 	}
 }
 
@@ -313,7 +318,8 @@ func (w *captureWorker) report(job captureJob, results []pprofcaptureextension.R
 func attributionSites(res pprofcaptureextension.Result, atStart map[string]int64) (sites []string, grew bool) {
 	entries := slices.Clone(res.Summary)
 	compared := slices.ContainsFunc(entries, func(e pprofcaptureextension.SummaryEntry) bool { return e.Before != 0 || e.After != 0 })
-	delta := res.Kind == pprofcaptureextension.KindGoroutineDelta
+	// Delta captures list what changed during the capture: positive values grew.
+	delta := res.Kind == pprofcaptureextension.KindGoroutineDelta || res.Kind == pprofcaptureextension.KindHeapDelta
 	grew = compared || delta
 	if grew {
 		entries = slices.DeleteFunc(entries, func(e pprofcaptureextension.SummaryEntry) bool {

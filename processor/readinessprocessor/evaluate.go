@@ -154,7 +154,7 @@ func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict,
 	var total riseResult
 	if found {
 		samples := p.windowSamples(s, sig, now, r.window+heapFloorSpan)
-		total = riseOf(samples, now, r.riseFor(sig), &p.scratch)
+		total = riseOf(samples, now, r.riseFor(sig), st.active && st.site == "", &p.scratch)
 	}
 	var site siteFinding
 	if r.kind == KindGoroutineGrowth && r == p.siteRule {
@@ -251,7 +251,7 @@ func (p *readinessProcessor) judgeSites(s *series, r *rule, now int64) siteFindi
 	for name, rg := range s.sites {
 		samples := rg.window(p.scratch.samples[:0], now-int64(r.window+heapFloorSpan), now)
 		p.scratch.samples = samples
-		rr := riseOf(samples, now, &r.siteRise, &p.scratch)
+		rr := riseOf(samples, now, &r.siteRise, false, &p.scratch)
 		if !rr.judged {
 			continue
 		}
@@ -283,7 +283,7 @@ func (p *readinessProcessor) siteRecentSlope(s *series, r *rule, name string, no
 	}
 	samples := rg.window(p.scratch.samples[:0], now-int64(r.window+heapFloorSpan), now)
 	p.scratch.samples = samples
-	rr := riseOf(samples, now, &r.siteRise, &p.scratch)
+	rr := riseOf(samples, now, &r.siteRise, true, &p.scratch)
 	return rr.slopeFor(&r.siteRise, h)
 }
 

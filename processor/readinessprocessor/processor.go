@@ -47,6 +47,8 @@ type readinessProcessor struct {
 	siteRule      *rule
 	siteRetention int64
 	siteSpacing   int64
+	// fallbackOnly marks signals that every rule reading them reads only when the heap goal is absent.
+	fallbackOnly [numSignals]bool
 
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
@@ -86,6 +88,7 @@ func newReadinessProcessor(set processor.Settings, cfg *Config) (*readinessProce
 			p.threshold[r.metric] = append(p.threshold[r.metric], r)
 		}
 	}
+	p.fallbackOnly = fallbackOnlySignals(rules)
 	for sig, keep := range signalRetention(rules, cfg) {
 		p.retention[sig] = int64(keep)
 		p.spacing[sig] = int64(keep) / int64(cfg.MaxHistoryPoints)
@@ -372,6 +375,17 @@ func (p *readinessProcessor) ingestPoint(s *series, sig signal, ts, start int64,
 		return
 	case noValue || math.IsNaN(v) || math.IsInf(v, 0):
 		c.skip(skipInvalidValue, 1)
+		return
+	}
+	if sig == sigHeapGoal {
+		// The goal is the heap signal the rules prefer: the fallbacks' history is not needed once it arrives.
+		for fb, only := range p.fallbackOnly {
+			if only {
+				s.signals[fb] = nil
+			}
+		}
+	} else if p.fallbackOnly[sig] && s.signals[sigHeapGoal] != nil {
+		c.evaluated++
 		return
 	}
 	rg := s.signals[sig]

@@ -141,7 +141,9 @@ func TestGapsAndDisorder(t *testing.T) {
 		h.replay(namingPrometheus, res, healthy[10:40])
 		h.replay(namingPrometheus, res, healthy[40:])
 		assert.Empty(t, h.logs.FilterMessage("readiness anomaly started").All())
-		assertSkipped(t, h.tel, skipOutOfOrder, 30*5) // 5 signals per sample: goroutines, gc cycles, pause, heap inuse, alloc, goal (one unused)
+		// 4 stored signals per sample: goroutines, gc cycles, pause, heap goal (heap in use and alloc are not stored
+		// while the goal arrives).
+		assertSkipped(t, h.tel, skipOutOfOrder, 30*4)
 	})
 	t.Run("late starter", func(t *testing.T) {
 		// The collector starts while the leak is already running: nothing blinds the first minutes, the leak is
@@ -335,6 +337,64 @@ func TestCaptureAction(t *testing.T) {
 		t.Fatalf("one episode, one capture; got another: %v", extra)
 	default:
 	}
+}
+
+// A GC storm asks for what allocates during the capture (allocs_delta) and names its top allocator, not the top of
+// the live heap.
+func TestGCStormNamesTheAllocator(t *testing.T) {
+	rule := gcRule(RuleParams{})
+	rule.Actions = []string{ActionCapture}
+	h := newHarness(t, testConfig(rule))
+	h.capturer.results = []pprofcaptureextension.Result{
+		{Kind: pprofcaptureextension.KindAllocsDelta, Path: "/tmp/a.pb.gz", Size: 100, SampleType: "alloc_space",
+			Summary: []pprofcaptureextension.SummaryEntry{
+				{Function: "main.allocHot", File: "hot.go", Line: 12, Value: 900 << 20},
+				{Function: "main.serve", File: "main.go", Line: 10, Value: 3 << 20},
+			}},
+		{Kind: pprofcaptureextension.KindHeap, Path: "/tmp/h.pb.gz", Size: 100, SampleType: "inuse_space",
+			Summary: []pprofcaptureextension.SummaryEntry{{Function: "main.cacheHolder", File: "cache.go", Line: 5, Value: 64 << 20}}},
+	}
+	storm := simService{name: "storm", goroutines: wander(100, 0.1, 1),
+		gcPerMin: func(t time.Duration) float64 {
+			if t >= 3*time.Minute {
+				return 600
+			}
+			return 12
+		},
+		allocRatio: func(t time.Duration) float64 {
+			if t >= 3*time.Minute {
+				return 0.05
+			}
+			return 0.5
+		}}
+	h.replay(namingPrometheus, serviceResource("svc", "a"), storm.generate(6*time.Minute, 1))
+	starts := h.starts("gc-storm")
+	require.Len(t, starts, 1)
+	assert.Equal(t, "alloc_per_cycle", starts[0].ContextMap()["evidence"])
+	req := h.capturer.waitRequest(t)
+	assert.Equal(t, []pprofcaptureextension.Kind{"allocs_delta", "heap"}, req.Kinds)
+	require.Eventually(t, func() bool {
+		return h.logs.FilterMessage("readiness: allocation attribution").Len() == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	fields := h.logs.FilterMessage("readiness: allocation attribution").All()[0].ContextMap()
+	assert.Equal(t, "main.allocHot hot.go:12 value=943718400", fields["top_site"])
+}
+
+// A leak seen in one call site's goroutine count names that site in the episode's first record, before any capture.
+func TestLeakSiteNamedAtStart(t *testing.T) {
+	h := newHarness(t, testConfig(goroutineRule()))
+	svc := simZoo(1)
+	for _, s := range svc {
+		if s.name != "leak-slow-site" {
+			continue
+		}
+		h.replay(namingPprofscrape, serviceResource("svc", "a"), s.generate(12*time.Minute, 1))
+	}
+	starts := h.starts("goroutine-leak")
+	require.Len(t, starts, 1)
+	fields := starts[0].ContextMap()
+	assert.Equal(t, "main.slowLeak", fields["top_site"])
+	assert.Equal(t, "call site", fields["evidence"])
 }
 
 func TestCaptureRefusedAndNonBlocking(t *testing.T) {

@@ -67,8 +67,10 @@ func (r *riseResult) slopeFor(cfg *riseConfig, h time.Duration) (float64, bool) 
 // floorPoint is one point of the floor series: seconds since the first sample, and the value.
 type floorPoint struct{ x, y float64 }
 
-// riseOf runs the rise test on samples (time ordered) at data time now.
-func riseOf(samples []sample, now int64, cfg *riseConfig, sc *trendScratch) riseResult {
+// riseOf runs the rise test on samples (time ordered) at data time now. With full unset, horizons whose floor did
+// not rise by half of what firing needs are not tested further (most evaluations of a healthy service end there);
+// full (an episode is active and its end is judged on slopes) tests every judged horizon.
+func riseOf(samples []sample, now int64, cfg *riseConfig, full bool, sc *trendScratch) riseResult {
 	var res riseResult
 	for i := range res.slopes {
 		res.slopes[i] = math.NaN()
@@ -84,8 +86,10 @@ func riseOf(samples []sample, now int64, cfg *riseConfig, sc *trendScratch) rise
 	origin := samples[0].ts
 	nowX := float64(now-origin) / 1e9
 	firstX := floors[0].x
+	step := typicalStep(floors)
+	noise := math.NaN() // computed when first needed
 
-	var best *riseResult
+	var best riseResult
 	// decelAt holds the horizons (seconds) on which the rise decelerates.
 	decelAt := sc.decel[:0]
 	for hi, h := range cfg.horizons {
@@ -94,59 +98,69 @@ func riseOf(samples []sample, now int64, cfg *riseConfig, sc *trendScratch) rise
 		if len(pts) < cfg.minPoints {
 			continue
 		}
-		span := coveredSpan(pts)
-		noise := noiseScale(samples, origin+int64((nowX-max(hs, noiseLookback)-0.5)*1e9), sc)
+		span := coveredSpan(pts, step)
 		// Judged once the data spans most of the horizon, or a little less when the data starts with the series
 		// (from process start nothing older can be had).
 		fromStart := pts[0].x <= firstX
-		covered := span >= 0.75*hs || (fromStart && span >= 0.5*hs)
+		if span < 0.75*hs && (!fromStart || span < 0.5*hs) {
+			continue
+		}
+		pts = bucketMinima(pts, maxRisePoints, sc)
+		// The level the growth is relative to is where the floor was (the middle of its first three points), not
+		// where a line through a curved rise would start.
+		level := math.Max(firstFloor(pts), 0)
+		// The shortest horizon sees at most part of a wander's swing: it needs 55 % of the relative growth.
+		minRel := cfg.minRelGrowth
+		if hi == 0 {
+			minRel *= 0.55
+		}
+		if !best.judged {
+			best = riseResult{judged: true, horizon: h, level: level, latest: res.latest, points: len(pts),
+				growth: recentFloor(pts) - level}
+			best.relGrowth = best.growth / math.Max(level, 1)
+		}
+		if !full && recentFloor(pts)-level < 0.5*math.Max(cfg.minGrowth, minRel*math.Max(level, 1)) {
+			continue // nothing near a rise on this horizon
+		}
+		slope, _ := theilSenPoints(pts, sc)
+		// Growth per horizon: the same rate reads the same on a horizon whose points fall a scrape short of it.
+		growth := slope * math.Max(span, math.Min(hs, span*1.25))
+		rel := growth / math.Max(level, 1)
+		if hi < maxHorizons {
+			res.slopes[hi] = slope * 60
+		}
 		// A rise seen from the series' first points is what a warm-up looks like: it must be steadier to count.
 		strict := 0.0
 		if fromStart {
 			strict = fromStartStrictness
 		}
-		pts = bucketMinima(pts, maxRisePoints, sc)
-		if !covered {
-			continue
-		}
-		slope, intercept := theilSenPoints(pts, sc)
-		// The level the growth is relative to is where the floor was (the middle of its first three points), not
-		// where a line through a curved rise would start.
-		level := math.Max(firstFloor(pts), 0)
-		// Growth per horizon: the same rate reads the same on a horizon whose points fall a scrape short of it.
-		growth := slope * math.Max(span, math.Min(hs, span*1.25))
-		rel := growth / math.Max(level, 1)
-		_ = intercept
-		p := mannKendallPoints(pts, sc)
-		if hi < maxHorizons {
-			res.slopes[hi] = slope * 60
-		}
 		if decelerating(pts, cfg, strict, sc) {
 			decelAt = append(decelAt, hs)
 		}
-		// The shortest horizon sees at most part of a wander's swing: it needs 60 % of the relative growth.
-		minRel := cfg.minRelGrowth
-		if hi == 0 {
-			minRel *= 0.55
+		if growth < cfg.minGrowth || rel < minRel {
+			continue
+		}
+		p := mannKendallPoints(pts, sc)
+		if math.IsNaN(noise) {
+			noise = noiseScale(samples, now-int64(noiseLookback*1e9), sc)
 		}
 		// A wide floor (heap signals with a GC sawtooth) already removed what the raw noise measures.
 		quiet := cfg.floorSpan > 0 || growth >= noiseMultiple*noise
-		rising := p < cfg.significance && growth >= cfg.minGrowth && rel >= minRel && quiet &&
-			sustained(pts, slope, cfg.sustainRatio+strict, sc) &&
+		rising := p < cfg.significance && quiet && sustained(pts, slope, cfg.sustainRatio+strict, sc) &&
 			breaksOut(floors, nowX-hs, recentFloor(pts), max(cfg.minGrowth/2, 2*noise))
-		if best == nil || (rising && !best.firing) {
-			best = &riseResult{
+		if !best.firing {
+			best = riseResult{
 				judged: true, firing: rising, horizon: h, growth: growth, relGrowth: rel, slopePerMin: slope * 60,
 				pValue: p, level: level, latest: res.latest, points: len(pts),
 			}
 		}
 	}
 	sc.decel = decelAt
-	if best == nil {
+	if !best.judged {
 		return res
 	}
 	slopes := res.slopes
-	res = *best
+	res = best
 	res.slopes = slopes
 	// A ramp seen on the firing horizon or up to four times as long vetoes the rise. Longer horizons are not asked:
 	// a ramp that ended long ago must not hide a leak that started since.
@@ -180,26 +194,23 @@ func floorsOf(samples []sample, span int64, sc *trendScratch) []floorPoint {
 
 // coveredSpan is the time the points cover: their span less the gaps (a step longer than three typical steps):
 // eight minutes without data do not make a horizon covered.
-func coveredSpan(pts []floorPoint) float64 {
-	n := len(pts)
-	if n < 2 {
-		return 0
-	}
-	typical := (pts[n-1].x - pts[0].x) / float64(n-1)
-	if n >= 3 {
-		// The middle step (by order) of a regular series is its typical step; a few gaps do not move it.
-		var buf [16]float64
-		steps := buf[:0]
-		for i := 1; i < n && len(steps) < 16; i++ {
-			steps = append(steps, pts[i].x-pts[i-1].x)
-		}
-		typical = median(steps)
-	}
+func coveredSpan(pts []floorPoint, typicalStep float64) float64 {
 	var covered float64
-	for i := 1; i < n; i++ {
-		covered += math.Min(pts[i].x-pts[i-1].x, 3*typical)
+	for i := 1; i < len(pts); i++ {
+		covered += math.Min(pts[i].x-pts[i-1].x, 3*typicalStep)
 	}
 	return covered
+}
+
+// typicalStep is the middle step (by order) of the last floor points: a regular series' step, which a few gaps do
+// not move.
+func typicalStep(floors []floorPoint) float64 {
+	var buf [16]float64
+	steps := buf[:0]
+	for i := len(floors) - 1; i > 0 && len(steps) < len(buf); i-- {
+		steps = append(steps, floors[i].x-floors[i-1].x)
+	}
+	return median(steps)
 }
 
 // maxRisePoints bounds the points a horizon is judged on (the tests are quadratic): longer horizons are cut into

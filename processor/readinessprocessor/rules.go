@@ -453,7 +453,8 @@ func signalRetention(rules []*rule, cfg *Config) [numSignals]time.Duration {
 	for _, r := range rules {
 		switch r.kind {
 		case KindGCFrequency:
-			w := max(r.window, time.Minute) + cfg.MaxGap + 2*cfg.EvaluationInterval
+			// The pause rate reads a minute at least; a rate needs the sample just before its window.
+			w := max(r.window, time.Minute) + 3*cfg.EvaluationInterval
 			need(sigGCCycles, w)
 			need(sigGCPauseTotal, w)
 			need(sigAllocBytes, w)
@@ -465,6 +466,25 @@ func signalRetention(rules []*rule, cfg *Config) [numSignals]time.Duration {
 		}
 	}
 	return keep
+}
+
+// fallbackOnlySignals marks the signals that every rule reading them reads only when the heap goal is absent (heap
+// signals with the GC sawtooth): once a series sends its goal, they are not stored.
+func fallbackOnlySignals(rules []*rule) [numSignals]bool {
+	var fallback, primary [numSignals]bool
+	for _, r := range rules {
+		for i, sig := range r.signals {
+			if i > 0 && r.signals[0] == sigHeapGoal {
+				fallback[sig] = true
+			} else {
+				primary[sig] = true
+			}
+		}
+	}
+	for sig := range fallback {
+		fallback[sig] = fallback[sig] && !primary[sig]
+	}
+	return fallback
 }
 
 // usedSignals lists the signals some rule reads (others are not stored).
@@ -479,7 +499,6 @@ func usedSignals(rules []*rule) [numSignals]bool {
 			used[sigGCCPUFraction] = true
 			used[sigHeapGoal] = true
 			used[sigMemoryLimit] = true
-			used[sigMemoryUsed] = true
 		case KindGoroutineGrowth:
 			used[sigGoroutines] = true
 			used[sigGoroutinesLeaked] = true

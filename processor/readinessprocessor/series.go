@@ -45,7 +45,7 @@ func (r *ring) last() (sample, bool) {
 
 func (r *ring) push(s sample) {
 	if r.n == len(r.buf) && len(r.buf) < r.capacity {
-		grown := make([]sample, min(max(8, 2*len(r.buf)), r.capacity))
+		grown := make([]sample, min(max(8, len(r.buf)*3/2), r.capacity))
 		for i := 0; i < r.n; i++ {
 			grown[i] = r.at(i)
 		}

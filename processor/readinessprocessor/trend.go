@@ -56,16 +56,54 @@ func mannKendallIncreasing(ys []float64, scratch *trendScratch) float64 {
 	return 0.5 * math.Erfc(z/math.Sqrt2)
 }
 
+// median of v; v is reordered (selection, not a full sort: the medians here are on at most a few hundred values).
 func median(v []float64) float64 {
-	if len(v) == 0 {
+	n := len(v)
+	if n == 0 {
 		return 0
 	}
-	slices.Sort(v)
-	m := len(v) / 2
-	if len(v)%2 == 1 {
-		return v[m]
+	m := selectKth(v, n/2)
+	if n%2 == 1 {
+		return m
 	}
-	return (v[m-1] + v[m]) / 2
+	// The lower middle is the largest value below position n/2.
+	lower := v[0]
+	for _, x := range v[1 : n/2] {
+		lower = max(lower, x)
+	}
+	return (lower + m) / 2
+}
+
+// selectKth reorders v so that v[k] is the k-th smallest, everything before it no larger and everything after it
+// no smaller, and returns v[k].
+func selectKth(v []float64, k int) float64 {
+	lo, hi := 0, len(v)-1
+	for lo < hi {
+		pivot := v[(lo+hi)/2]
+		i, j := lo, hi
+		for i <= j {
+			for v[i] < pivot {
+				i++
+			}
+			for v[j] > pivot {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return v[k]
+		}
+	}
+	return v[k]
 }
 
 // counterRate is the increase per minute of a cumulative counter over the samples, skipping resets (a decrease)
