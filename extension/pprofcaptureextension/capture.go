@@ -51,12 +51,19 @@ type Request struct {
 // SummaryEntry is one line of a profile summary: a function and its value in the profile's main sample type.
 // For a comparison of two profiles, Before and After hold the two values and Value their difference.
 type SummaryEntry struct {
+	// Function owns the samples: the first frame from the leaf in the service's code (not the Go standard
+	// library); for goroutines without such a frame, the function the goroutine was started with (e.g.
+	// net/http.(*persistConn).readLoop); for allocation and CPU samples without one, the first frame outside the
+	// runtime. File and Line are where Function was executing.
 	Function string
 	File     string
 	Line     int64
-	Value    int64
-	Before   int64
-	After    int64
+	// Entry is the function the goroutine was started with (the root-most frame above runtime.goexit), so a
+	// report can say "owner Function, started in Entry"; empty when the stack does not show it.
+	Entry  string
+	Value  int64
+	Before int64
+	After  int64
 }
 
 // Result is the outcome of one kind of one request.

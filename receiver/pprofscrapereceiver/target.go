@@ -241,9 +241,9 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 	if withStacks || (m.GoGoroutineCount.Enabled && res.goroutines == nil) {
 		err := res.get(ctx, t, t.pprofURL("goroutine", "debug=1"), func(r io.Reader) error {
 			if withStacks {
-				total, stacks, perr := parseGoroutineStacks(r, t.rcfg.GoroutineTopStacks)
+				total, stacks, perr := parseGoroutineStacks(r)
 				if perr == nil {
-					res.stacks = stacks
+					res.stacks = stacks[:min(len(stacks), t.rcfg.GoroutineTopStacks)]
 					if m.GoGoroutineCount.Enabled && res.goroutines == nil {
 						res.goroutines = &total
 					}
