@@ -25,7 +25,8 @@ const (
 	defaultMaxConcurrentScrapes    = 8
 	defaultHeapMemStatsInterval    = 5 * time.Minute
 	defaultGoroutineTopStacks      = 10
-	defaultGoroutineStacksInterval = time.Minute
+	defaultGoroutineStacksInterval = 30 * time.Second
+	defaultGoroutineMaxSites       = 50
 	defaultGoroutineLeakInterval   = time.Minute
 	defaultRequestTimeout          = 10 * time.Second
 
@@ -59,14 +60,19 @@ type Config struct {
 	// that serves no expvar /debug/vars. That page costs the target a stop-the-world and a symbolised dump.
 	HeapMemStatsInterval time.Duration `mapstructure:"heap_memstats_interval"`
 	// GoroutineStacksInterval is the minimum interval between two reads of goroutine?debug=1 for the stack
-	// groups. That page walks every goroutine's stack in the target (about 1.5 ms of target CPU per 1,000
-	// goroutines); the goroutine count itself comes from the cheap index page at every scrape.
+	// groups and the per-site counts. That page walks every goroutine's stack in the target (about 1.5 ms of
+	// target CPU per 1,000 goroutines per read); the goroutine count itself comes from the cheap index page at
+	// every scrape. The first scrape of a target always reads it.
 	GoroutineStacksInterval time.Duration `mapstructure:"goroutine_stacks_interval"`
 	// GoroutineLeakInterval is the minimum interval between two reads of goroutineleak?debug=1. Each read makes
 	// the target run a full GC cycle with leak detection.
 	GoroutineLeakInterval time.Duration `mapstructure:"goroutine_leak_interval"`
 	// GoroutineTopStacks is how many grouped stacks (the largest) are emitted as pprofscrape.goroutine.stack.count.
 	GoroutineTopStacks int `mapstructure:"goroutine_top_stacks"`
+	// GoroutineMaxSites bounds the owner functions emitted as pprofscrape.goroutine.site.count per target; the
+	// goroutines of the other sites are summed into code.function "(other)". A site once emitted keeps its slot
+	// while it has goroutines.
+	GoroutineMaxSites int `mapstructure:"goroutine_max_sites"`
 	// Captures configures on-demand profile captures.
 	Captures CapturesConfig `mapstructure:"captures"`
 
@@ -144,6 +150,7 @@ func createDefaultConfig() component.Config {
 		MaxConcurrentScrapes:    defaultMaxConcurrentScrapes,
 		HeapMemStatsInterval:    defaultHeapMemStatsInterval,
 		GoroutineTopStacks:      defaultGoroutineTopStacks,
+		GoroutineMaxSites:       defaultGoroutineMaxSites,
 		GoroutineStacksInterval: defaultGoroutineStacksInterval,
 		GoroutineLeakInterval:   defaultGoroutineLeakInterval,
 		Captures: CapturesConfig{
@@ -201,6 +208,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.GoroutineTopStacks < 0 {
 		errs = append(errs, errors.New("goroutine_top_stacks must not be negative (0 disables the stacks)"))
+	}
+	if cfg.GoroutineMaxSites < 1 {
+		errs = append(errs, errors.New("goroutine_max_sites must be at least 1 (e.g. 50); disable the metric pprofscrape.goroutine.site.count instead"))
 	}
 	seen := map[string]int{}
 	for i := range cfg.Targets {
