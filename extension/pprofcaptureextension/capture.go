@@ -24,11 +24,27 @@ const (
 	KindGoroutineLeak Kind = "goroutineleak"
 	// KindCPU is /debug/pprof/profile?seconds=N.
 	KindCPU Kind = "cpu"
-	// KindAllocsDelta is /debug/pprof/allocs?seconds=N: what was allocated during N seconds, by site.
+	// KindAllocsDelta is /debug/pprof/allocs?seconds=N: what was allocated during N seconds, per site. It names the
+	// function that allocates at a furious rate (a GC storm's cause), which the live heap does not show.
 	KindAllocsDelta Kind = "allocs_delta"
-	// KindHeapDelta is /debug/pprof/heap?seconds=N: how the in-use heap changed during N seconds, by site.
+	// KindHeapDelta is /debug/pprof/heap?seconds=N: the change of the live heap during N seconds, per site. It names
+	// the site that retained memory from a single capture.
 	KindHeapDelta Kind = "heap_delta"
 )
+
+// Kinds lists every kind, in the order of the documentation.
+func Kinds() []Kind {
+	return []Kind{KindHeap, KindGoroutine, KindGoroutineDelta, KindGoroutineLeak, KindCPU, KindAllocsDelta, KindHeapDelta}
+}
+
+// Sampled reports whether the kind samples the target for the request's Duration.
+func (k Kind) Sampled() bool {
+	switch k {
+	case KindCPU, KindGoroutineDelta, KindAllocsDelta, KindHeapDelta:
+		return true
+	}
+	return false
+}
 
 // TargetKey identifies a scraped Go service by its resource identity.
 type TargetKey struct {
@@ -44,7 +60,8 @@ type Request struct {
 	Reason string
 	// Details are the values that triggered the request; they are copied into the capture's log record.
 	Details map[string]string
-	// Duration is the sampling time of the cpu and goroutine_delta kinds; zero means the capturer's default.
+	// Duration is the sampling time of the cpu, goroutine_delta, allocs_delta and heap_delta kinds; zero means the
+	// capturer's default.
 	Duration time.Duration
 }
 
@@ -75,7 +92,8 @@ type Result struct {
 	Size int64
 	// SampleType is the sample type the summary is ranked by (e.g. "inuse_space", "goroutine").
 	SampleType string
-	// Summary is the top entries of the profile; for goroutine_delta, the call sites that grew.
+	// Summary is the top entries of the profile; for goroutine_delta and heap_delta, the sites that grew during the
+	// window; for allocs_delta, the sites that allocated the most bytes during it.
 	Summary []SummaryEntry
 	// Err is why this kind could not be captured; nil on success.
 	Err error

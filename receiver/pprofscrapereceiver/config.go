@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,9 +109,10 @@ type CapturesConfig struct {
 	AllowedKinds []pprofcaptureextension.Kind `mapstructure:"allowed_kinds"`
 	// MinInterval is the minimum time between two accepted requests for one target.
 	MinInterval time.Duration `mapstructure:"min_interval"`
-	// DefaultDuration is the sampling time of cpu and goroutine_delta when the request gives none.
+	// DefaultDuration is the sampling time of cpu, goroutine_delta, allocs_delta and heap_delta when the request
+	// gives none.
 	DefaultDuration time.Duration `mapstructure:"default_duration"`
-	// MaxDuration caps the sampling time of cpu and goroutine_delta. Keep it below the target's HTTP WriteTimeout.
+	// MaxDuration caps the sampling time of the sampled kinds. Keep it below the target's HTTP WriteTimeout.
 	MaxDuration time.Duration `mapstructure:"max_duration"`
 	// MaxFileSize is the largest profile written; a larger body aborts the capture.
 	MaxFileSize int64 `mapstructure:"max_file_size"`
@@ -159,6 +161,8 @@ func createDefaultConfig() component.Config {
 				pprofcaptureextension.KindGoroutine,
 				pprofcaptureextension.KindGoroutineDelta,
 				pprofcaptureextension.KindGoroutineLeak,
+				pprofcaptureextension.KindAllocsDelta,
+				pprofcaptureextension.KindHeapDelta,
 			},
 			MinInterval:     defaultCaptureMinInterval,
 			DefaultDuration: defaultCaptureDuration,
@@ -175,14 +179,6 @@ func createDefaultConfig() component.Config {
 			},
 		},
 	}
-}
-
-var knownKinds = map[pprofcaptureextension.Kind]bool{
-	pprofcaptureextension.KindHeap:           true,
-	pprofcaptureextension.KindGoroutine:      true,
-	pprofcaptureextension.KindGoroutineDelta: true,
-	pprofcaptureextension.KindGoroutineLeak:  true,
-	pprofcaptureextension.KindCPU:            true,
 }
 
 // Validate names the bad field and how to fix it.
@@ -239,9 +235,10 @@ func (cfg *Config) Validate() error {
 
 func (c *CapturesConfig) validate() []error {
 	var errs []error
+	known := pprofcaptureextension.Kinds()
 	for i, k := range c.AllowedKinds {
-		if !knownKinds[k] {
-			errs = append(errs, fmt.Errorf("captures.allowed_kinds[%d] %q is unknown: use heap, goroutine, goroutine_delta, goroutineleak or cpu", i, k))
+		if !slices.Contains(known, k) {
+			errs = append(errs, fmt.Errorf("captures.allowed_kinds[%d] %q is unknown: use one of %v", i, k, known))
 		}
 	}
 	if c.MinInterval < 0 {

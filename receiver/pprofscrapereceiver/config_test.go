@@ -33,6 +33,8 @@ func TestLoadDefaultConfig(t *testing.T) {
 	assert.Empty(t, cfg.Captures.Directory, "captures are off until a directory is set")
 	assert.Equal(t, 30*time.Second, cfg.GoroutineStacksInterval, "per-site counts at every scrape by default")
 	assert.Equal(t, 50, cfg.GoroutineMaxSites)
+	assert.Equal(t, []pprofcaptureextension.Kind{"heap", "goroutine", "goroutine_delta", "goroutineleak", "allocs_delta", "heap_delta"},
+		cfg.Captures.AllowedKinds, "cpu stays opt-in")
 }
 
 func TestLoadFullConfig(t *testing.T) {
@@ -77,7 +79,7 @@ func TestInvalidConfigs(t *testing.T) {
 		want []string
 	}{
 		{name: "bad_endpoint", want: []string{"targets[0].endpoint", "http:// or https://"}},
-		{name: "bad_kind", want: []string{`captures.allowed_kinds[0] "trace" is unknown`}},
+		{name: "bad_kind", want: []string{`captures.allowed_kinds[0] "trace" is unknown`, "allocs_delta", "heap_delta"}},
 		{name: "bad_limits", want: []string{"max_body_size must be positive", "max_concurrent_scrapes", "goroutine_max_sites must be at least 1", "targets[1].endpoint \"http://a:1\" repeats targets[0]"}},
 	}
 	for _, tt := range tests {

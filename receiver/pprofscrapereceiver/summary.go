@@ -112,6 +112,9 @@ var profileSummaries = map[pprofcaptureextension.Kind]profileSummary{
 	pprofcaptureextension.KindGoroutine:      {sampleType: "goroutine", shape: goroutineStacks},
 	pprofcaptureextension.KindGoroutineDelta: {sampleType: "goroutine", shape: goroutineStacks, growthOnly: true},
 	pprofcaptureextension.KindGoroutineLeak:  {sampleType: "goroutine", shape: goroutineStacks},
+	// Ranked by bytes allocated during the window, not by the live heap: a GC storm's cause allocates garbage.
+	pprofcaptureextension.KindAllocsDelta: {sampleType: "alloc_space", shape: sampleStacks, growthOnly: true},
+	pprofcaptureextension.KindHeapDelta:   {sampleType: "inuse_space", shape: sampleStacks, growthOnly: true},
 }
 
 // summarizeProfile validates a protobuf profile and ranks its owner sites by the sample type that matters for the
