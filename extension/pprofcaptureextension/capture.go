@@ -24,11 +24,27 @@ const (
 	KindGoroutineLeak Kind = "goroutineleak"
 	// KindCPU is /debug/pprof/profile?seconds=N.
 	KindCPU Kind = "cpu"
-	// KindAllocsDelta is /debug/pprof/allocs?seconds=N: what was allocated during N seconds, by site.
+	// KindAllocsDelta is /debug/pprof/allocs?seconds=N: what was allocated during N seconds, per site. It names the
+	// function that allocates at a furious rate (a GC storm's cause), which the live heap does not show.
 	KindAllocsDelta Kind = "allocs_delta"
-	// KindHeapDelta is /debug/pprof/heap?seconds=N: how the in-use heap changed during N seconds, by site.
+	// KindHeapDelta is /debug/pprof/heap?seconds=N: the change of the live heap during N seconds, per site. It names
+	// the site that retained memory from a single capture.
 	KindHeapDelta Kind = "heap_delta"
 )
+
+// Kinds lists every kind, in the order of the documentation.
+func Kinds() []Kind {
+	return []Kind{KindHeap, KindGoroutine, KindGoroutineDelta, KindGoroutineLeak, KindCPU, KindAllocsDelta, KindHeapDelta}
+}
+
+// Sampled reports whether the kind samples the target for the request's Duration.
+func (k Kind) Sampled() bool {
+	switch k {
+	case KindCPU, KindGoroutineDelta, KindAllocsDelta, KindHeapDelta:
+		return true
+	}
+	return false
+}
 
 // TargetKey identifies a scraped Go service by its resource identity.
 type TargetKey struct {
@@ -44,19 +60,27 @@ type Request struct {
 	Reason string
 	// Details are the values that triggered the request; they are copied into the capture's log record.
 	Details map[string]string
-	// Duration is the sampling time of the cpu and goroutine_delta kinds; zero means the capturer's default.
+	// Duration is the sampling time of the cpu, goroutine_delta, allocs_delta and heap_delta kinds; zero means the
+	// capturer's default.
 	Duration time.Duration
 }
 
 // SummaryEntry is one line of a profile summary: a function and its value in the profile's main sample type.
 // For a comparison of two profiles, Before and After hold the two values and Value their difference.
 type SummaryEntry struct {
+	// Function owns the samples: the first frame from the leaf in the service's code (not the Go standard
+	// library); for goroutines without such a frame, the function the goroutine was started with (e.g.
+	// net/http.(*persistConn).readLoop); for allocation and CPU samples without one, the first frame outside the
+	// runtime. File and Line are where Function was executing.
 	Function string
 	File     string
 	Line     int64
-	Value    int64
-	Before   int64
-	After    int64
+	// Entry is the function the goroutine was started with (the root-most frame above runtime.goexit), so a
+	// report can say "owner Function, started in Entry"; empty when the stack does not show it.
+	Entry  string
+	Value  int64
+	Before int64
+	After  int64
 }
 
 // Result is the outcome of one kind of one request.
@@ -68,7 +92,8 @@ type Result struct {
 	Size int64
 	// SampleType is the sample type the summary is ranked by (e.g. "inuse_space", "goroutine").
 	SampleType string
-	// Summary is the top entries of the profile; for goroutine_delta, the call sites that grew.
+	// Summary is the top entries of the profile; for goroutine_delta and heap_delta, the sites that grew during the
+	// window; for allocs_delta, the sites that allocated the most bytes during it.
 	Summary []SummaryEntry
 	// Err is why this kind could not be captured; nil on success.
 	Err error

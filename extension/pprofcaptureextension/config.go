@@ -21,7 +21,8 @@ type Config struct {
 type TriggerConfig struct {
 	// Endpoint is the loopback host:port to listen on, e.g. 127.0.0.1:13134.
 	Endpoint string `mapstructure:"endpoint"`
-	// RequestTimeout bounds one capture request (cpu and goroutine_delta captures sample for their duration).
+	// RequestTimeout bounds one capture request (cpu, goroutine_delta, allocs_delta and heap_delta captures sample
+	// for their duration).
 	RequestTimeout time.Duration `mapstructure:"request_timeout"`
 
 	// prevent unkeyed literal initialization

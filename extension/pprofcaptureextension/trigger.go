@@ -37,6 +37,7 @@ type summaryJSON struct {
 	Function string `json:"function"`
 	File     string `json:"file,omitempty"`
 	Line     int64  `json:"line,omitempty"`
+	Entry    string `json:"entry,omitempty"`
 	Value    int64  `json:"value"`
 	Before   int64  `json:"before,omitempty"`
 	After    int64  `json:"after,omitempty"`

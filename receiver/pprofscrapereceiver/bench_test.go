@@ -141,7 +141,7 @@ func BenchmarkScrape10kGoroutineDebug1Text(b *testing.B) {
 	measure(b, func() {
 		resp, err := client.Get(srv.URL + "/debug/pprof/goroutine?debug=1")
 		require.NoError(b, err)
-		total, _, err := parseGoroutineStacks(resp.Body, defaultGoroutineTopStacks)
+		total, _, err := parseGoroutineStacks(resp.Body)
 		resp.Body.Close()
 		require.NoError(b, err)
 		require.GreaterOrEqual(b, total, int64(benchGoroutines))
@@ -175,7 +175,7 @@ func BenchmarkScrape10kReceiverParseOnly(b *testing.B) {
 	resp.Body.Close()
 	require.NoError(b, err)
 	measure(b, func() {
-		total, _, err := parseGoroutineStacks(bytes.NewReader(body), defaultGoroutineTopStacks)
+		total, _, err := parseGoroutineStacks(bytes.NewReader(body))
 		require.NoError(b, err)
 		require.GreaterOrEqual(b, total, int64(benchGoroutines))
 	})

@@ -148,20 +148,29 @@ func (m *captureManager) captureOne(ctx context.Context, t *target, kind pprofca
 		url      string
 		ext      = ".pb.gz"
 		sampling time.Duration
+		window   string
 	)
+	if kind.Sampled() {
+		sampling = m.duration(req)
+		window = "seconds=" + strconv.Itoa(int(sampling.Seconds()))
+	}
 	switch kind {
 	case pprofcaptureextension.KindHeap:
 		url = t.pprofURL("heap", "")
 	case pprofcaptureextension.KindGoroutine:
 		url, ext = t.pprofURL("goroutine", "debug=2"), ".txt"
 	case pprofcaptureextension.KindGoroutineDelta:
-		sampling = m.duration(req)
-		url = t.pprofURL("goroutine", "seconds="+strconv.Itoa(int(sampling.Seconds())))
+		url = t.pprofURL("goroutine", window)
 	case pprofcaptureextension.KindGoroutineLeak:
 		url = t.pprofURL("goroutineleak", "")
 	case pprofcaptureextension.KindCPU:
-		sampling = m.duration(req)
-		url = t.pprofURL("profile", "seconds="+strconv.Itoa(int(sampling.Seconds())))
+		url = t.pprofURL("profile", window)
+	case pprofcaptureextension.KindAllocsDelta:
+		// net/http/pprof takes two profiles N seconds apart and serves their difference: what was allocated
+		// (allocs) or retained (heap) during the window.
+		url = t.pprofURL("allocs", window)
+	case pprofcaptureextension.KindHeapDelta:
+		url = t.pprofURL("heap", window)
 	default:
 		result.Err = fmt.Errorf("%w: %q", pprofcaptureextension.ErrKindNotAllowed, kind)
 		return result

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,8 @@ const (
 	defaultMaxConcurrentScrapes    = 8
 	defaultHeapMemStatsInterval    = 5 * time.Minute
 	defaultGoroutineTopStacks      = 10
-	defaultGoroutineStacksInterval = time.Minute
+	defaultGoroutineStacksInterval = 30 * time.Second
+	defaultGoroutineMaxSites       = 50
 	defaultGoroutineLeakInterval   = time.Minute
 	defaultRequestTimeout          = 10 * time.Second
 
@@ -59,14 +61,19 @@ type Config struct {
 	// that serves no expvar /debug/vars. That page costs the target a stop-the-world and a symbolised dump.
 	HeapMemStatsInterval time.Duration `mapstructure:"heap_memstats_interval"`
 	// GoroutineStacksInterval is the minimum interval between two reads of goroutine?debug=1 for the stack
-	// groups. That page walks every goroutine's stack in the target (about 1.5 ms of target CPU per 1,000
-	// goroutines); the goroutine count itself comes from the cheap index page at every scrape.
+	// groups and the per-site counts. That page walks every goroutine's stack in the target (about 1.5 ms of
+	// target CPU per 1,000 goroutines per read); the goroutine count itself comes from the cheap index page at
+	// every scrape. The first scrape of a target always reads it.
 	GoroutineStacksInterval time.Duration `mapstructure:"goroutine_stacks_interval"`
 	// GoroutineLeakInterval is the minimum interval between two reads of goroutineleak?debug=1. Each read makes
 	// the target run a full GC cycle with leak detection.
 	GoroutineLeakInterval time.Duration `mapstructure:"goroutine_leak_interval"`
 	// GoroutineTopStacks is how many grouped stacks (the largest) are emitted as pprofscrape.goroutine.stack.count.
 	GoroutineTopStacks int `mapstructure:"goroutine_top_stacks"`
+	// GoroutineMaxSites bounds the owner functions emitted as pprofscrape.goroutine.site.count per target; the
+	// goroutines of the other sites are summed into code.function "(other)". A site once emitted keeps its slot
+	// while it has goroutines.
+	GoroutineMaxSites int `mapstructure:"goroutine_max_sites"`
 	// Captures configures on-demand profile captures.
 	Captures CapturesConfig `mapstructure:"captures"`
 
@@ -102,9 +109,10 @@ type CapturesConfig struct {
 	AllowedKinds []pprofcaptureextension.Kind `mapstructure:"allowed_kinds"`
 	// MinInterval is the minimum time between two accepted requests for one target.
 	MinInterval time.Duration `mapstructure:"min_interval"`
-	// DefaultDuration is the sampling time of cpu and goroutine_delta when the request gives none.
+	// DefaultDuration is the sampling time of cpu, goroutine_delta, allocs_delta and heap_delta when the request
+	// gives none.
 	DefaultDuration time.Duration `mapstructure:"default_duration"`
-	// MaxDuration caps the sampling time of cpu and goroutine_delta. Keep it below the target's HTTP WriteTimeout.
+	// MaxDuration caps the sampling time of the sampled kinds. Keep it below the target's HTTP WriteTimeout.
 	MaxDuration time.Duration `mapstructure:"max_duration"`
 	// MaxFileSize is the largest profile written; a larger body aborts the capture.
 	MaxFileSize int64 `mapstructure:"max_file_size"`
@@ -144,6 +152,7 @@ func createDefaultConfig() component.Config {
 		MaxConcurrentScrapes:    defaultMaxConcurrentScrapes,
 		HeapMemStatsInterval:    defaultHeapMemStatsInterval,
 		GoroutineTopStacks:      defaultGoroutineTopStacks,
+		GoroutineMaxSites:       defaultGoroutineMaxSites,
 		GoroutineStacksInterval: defaultGoroutineStacksInterval,
 		GoroutineLeakInterval:   defaultGoroutineLeakInterval,
 		Captures: CapturesConfig{
@@ -152,6 +161,8 @@ func createDefaultConfig() component.Config {
 				pprofcaptureextension.KindGoroutine,
 				pprofcaptureextension.KindGoroutineDelta,
 				pprofcaptureextension.KindGoroutineLeak,
+				pprofcaptureextension.KindAllocsDelta,
+				pprofcaptureextension.KindHeapDelta,
 			},
 			MinInterval:     defaultCaptureMinInterval,
 			DefaultDuration: defaultCaptureDuration,
@@ -168,14 +179,6 @@ func createDefaultConfig() component.Config {
 			},
 		},
 	}
-}
-
-var knownKinds = map[pprofcaptureextension.Kind]bool{
-	pprofcaptureextension.KindHeap:           true,
-	pprofcaptureextension.KindGoroutine:      true,
-	pprofcaptureextension.KindGoroutineDelta: true,
-	pprofcaptureextension.KindGoroutineLeak:  true,
-	pprofcaptureextension.KindCPU:            true,
 }
 
 // Validate names the bad field and how to fix it.
@@ -201,6 +204,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.GoroutineTopStacks < 0 {
 		errs = append(errs, errors.New("goroutine_top_stacks must not be negative (0 disables the stacks)"))
+	}
+	if cfg.GoroutineMaxSites < 1 {
+		errs = append(errs, errors.New("goroutine_max_sites must be at least 1 (e.g. 50); disable the metric pprofscrape.goroutine.site.count instead"))
 	}
 	seen := map[string]int{}
 	for i := range cfg.Targets {
@@ -229,9 +235,10 @@ func (cfg *Config) Validate() error {
 
 func (c *CapturesConfig) validate() []error {
 	var errs []error
+	known := pprofcaptureextension.Kinds()
 	for i, k := range c.AllowedKinds {
-		if !knownKinds[k] {
-			errs = append(errs, fmt.Errorf("captures.allowed_kinds[%d] %q is unknown: use heap, goroutine, goroutine_delta, goroutineleak or cpu", i, k))
+		if !slices.Contains(known, k) {
+			errs = append(errs, fmt.Errorf("captures.allowed_kinds[%d] %q is unknown: use one of %v", i, k, known))
 		}
 	}
 	if c.MinInterval < 0 {

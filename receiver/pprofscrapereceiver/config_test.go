@@ -31,6 +31,10 @@ func TestLoadDefaultConfig(t *testing.T) {
 	assert.Equal(t, createDefaultConfig(), cfg)
 	assert.Equal(t, 30*time.Second, cfg.CollectionInterval)
 	assert.Empty(t, cfg.Captures.Directory, "captures are off until a directory is set")
+	assert.Equal(t, 30*time.Second, cfg.GoroutineStacksInterval, "per-site counts at every scrape by default")
+	assert.Equal(t, 50, cfg.GoroutineMaxSites)
+	assert.Equal(t, []pprofcaptureextension.Kind{"heap", "goroutine", "goroutine_delta", "goroutineleak", "allocs_delta", "heap_delta"},
+		cfg.Captures.AllowedKinds, "cpu stays opt-in")
 }
 
 func TestLoadFullConfig(t *testing.T) {
@@ -41,6 +45,7 @@ func TestLoadFullConfig(t *testing.T) {
 	assert.Equal(t, int64(1<<20), cfg.MaxBodySize)
 	assert.Equal(t, 2, cfg.MaxConcurrentScrapes)
 	assert.Equal(t, 5, cfg.GoroutineTopStacks)
+	assert.Equal(t, 20, cfg.GoroutineMaxSites)
 	assert.True(t, cfg.Metrics.PprofscrapeMutexContentions.Enabled)
 	assert.False(t, cfg.Metrics.PprofscrapeGoroutineStackCount.Enabled)
 	assert.True(t, cfg.Metrics.GoGoroutineCount.Enabled, "untouched metrics keep their default")
@@ -74,8 +79,8 @@ func TestInvalidConfigs(t *testing.T) {
 		want []string
 	}{
 		{name: "bad_endpoint", want: []string{"targets[0].endpoint", "http:// or https://"}},
-		{name: "bad_kind", want: []string{`captures.allowed_kinds[0] "trace" is unknown`}},
-		{name: "bad_limits", want: []string{"max_body_size must be positive", "max_concurrent_scrapes", "targets[1].endpoint \"http://a:1\" repeats targets[0]"}},
+		{name: "bad_kind", want: []string{`captures.allowed_kinds[0] "trace" is unknown`, "allocs_delta", "heap_delta"}},
+		{name: "bad_limits", want: []string{"max_body_size must be positive", "max_concurrent_scrapes", "goroutine_max_sites must be at least 1", "targets[1].endpoint \"http://a:1\" repeats targets[0]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,7 +22,7 @@ func FuzzParsers(f *testing.F) {
 	}
 	f.Add([]byte("goroutine profile: total 3\n3 @ 0x1\n#\t0x1\tmain.f+0x1\t/a.go:1\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_, _, _ = parseGoroutineStacks(bytes.NewReader(body), 5)
+		_, _, _ = parseGoroutineStacks(bytes.NewReader(body))
 		_, _ = parseProfileTotal(bytes.NewReader(body), "goroutine")
 		_, _ = parseHeapMemStats(bytes.NewReader(body))
 		_, _ = parseContentionCount(bytes.NewReader(body))

@@ -177,14 +177,16 @@ func parseProfileTotal(r io.Reader, name string) (int64, error) {
 
 // stackGroup is one grouped stack of goroutine?debug=1.
 type stackGroup struct {
-	Count    int64
-	Function string // first frame outside the runtime
+	Count int64
+	// Function is the owner of the stack (see ownerOf) and Entry the function its goroutines were started with.
+	Function string
+	Entry    string
 	ID       string // short hash of the whole stack
 }
 
-// parseGoroutineStacks reads goroutine?debug=1 and returns the total and the topN largest stack groups. Groups that
-// differ only by pprof labels are merged.
-func parseGoroutineStacks(r io.Reader, topN int) (int64, []stackGroup, error) {
+// parseGoroutineStacks reads goroutine?debug=1 and returns the total and every stack group, largest first. Groups
+// that differ only by pprof labels are merged.
+func parseGoroutineStacks(r io.Reader) (int64, []stackGroup, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	if !sc.Scan() {
@@ -199,26 +201,23 @@ func parseGoroutineStacks(r io.Reader, topN int) (int64, []stackGroup, error) {
 	}
 	groups := map[uint64]*stackGroup{}
 	var (
-		count    int64
-		inGroup  bool
-		function string
-		first    string
-		hash     = fnv.New64a()
+		count   int64
+		inGroup bool
+		frames  []frame
+		hash    = fnv.New64a()
 	)
 	flush := func() {
 		if !inGroup {
 			return
 		}
-		if function == "" {
-			function = first
-		}
 		sum := hash.Sum64()
 		if g, ok := groups[sum]; ok {
 			g.Count += count
 		} else {
-			groups[sum] = &stackGroup{Count: count, Function: function, ID: fmt.Sprintf("%016x", sum)}
+			owner := ownerOf(frames, goroutineStacks)
+			groups[sum] = &stackGroup{Count: count, Function: owner.function, Entry: owner.entry, ID: fmt.Sprintf("%016x", sum)}
 		}
-		inGroup, function, first = false, "", ""
+		inGroup, frames = false, frames[:0]
 		hash.Reset()
 	}
 	var summed int64
@@ -253,12 +252,8 @@ func parseGoroutineStacks(r io.Reader, topN int) (int64, []stackGroup, error) {
 			hash.Write([]byte(fn))
 			hash.Write(fields[3])
 			hash.Write([]byte{0})
-			if first == "" {
-				first = fn
-			}
-			if function == "" && !isRuntimeFunction(fn) {
-				function = fn
-			}
+			file, line := splitFileLine(string(fields[3]))
+			frames = append(frames, frame{function: fn, file: file, line: line})
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -279,9 +274,6 @@ func parseGoroutineStacks(r io.Reader, topN int) (int64, []stackGroup, error) {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	if len(out) > topN {
-		out = out[:topN]
-	}
 	return total, out, nil
 }
 
@@ -320,10 +312,17 @@ func parseContentionCount(r io.Reader) (int64, error) {
 	return total, nil
 }
 
-// isRuntimeFunction reports frames that say nothing about the application: the runtime and internal packages.
-func isRuntimeFunction(fn string) bool {
-	return strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "runtime/internal") ||
-		strings.HasPrefix(fn, "internal/") || strings.HasPrefix(fn, "sync.runtime_")
+// splitFileLine splits "/path/file.go:123" (debug=1 and debug=2 frame locations).
+func splitFileLine(loc string) (string, int64) {
+	i := strings.LastIndexByte(loc, ':')
+	if i <= 0 {
+		return loc, 0
+	}
+	line, err := strconv.ParseInt(loc[i+1:], 10, 64)
+	if err != nil {
+		return loc, 0
+	}
+	return loc[:i], line
 }
 
 func truncate(s string, n int) string {

@@ -22,21 +22,24 @@ func openFixture(t testing.TB, name string) *os.File {
 }
 
 func TestParseGoroutineStacksFixture(t *testing.T) {
-	total, stacks, err := parseGoroutineStacks(openFixture(t, "goroutine_debug1.txt"), 2)
+	total, stacks, err := parseGoroutineStacks(openFixture(t, "goroutine_debug1.txt"))
 	require.NoError(t, err)
 	assert.Equal(t, int64(61), total)
-	require.Len(t, stacks, 2)
+	require.Len(t, stacks, 3, "every group, largest first: the two parked sets and the main goroutine")
 	functions := []string{stacks[0].Function, stacks[1].Function}
 	assert.ElementsMatch(t, []string{"main.parkedWorker", "main.otherParkedWorker"}, functions)
-	for _, s := range stacks {
+	for _, s := range stacks[:2] {
 		assert.Equal(t, int64(30), s.Count)
+		assert.Equal(t, s.Function, s.Entry, "started with the function they are parked in")
 		assert.Len(t, s.ID, 16)
 	}
 	assert.NotEqual(t, stacks[0].ID, stacks[1].ID)
+	assert.Equal(t, "main.main", stacks[2].Function)
+	assert.Equal(t, "runtime.main", stacks[2].Entry)
 }
 
 func TestParseGoroutineStacksRejectsMismatch(t *testing.T) {
-	_, _, err := parseGoroutineStacks(strings.NewReader("goroutine profile: total 5\n2 @ 0x1\n#\t0x1\tmain.f+0x1\t/a.go:1\n"), 10)
+	_, _, err := parseGoroutineStacks(strings.NewReader("goroutine profile: total 5\n2 @ 0x1\n#\t0x1\tmain.f+0x1\t/a.go:1\n"))
 	assert.ErrorContains(t, err, "add up to 2")
 }
 

@@ -15,33 +15,19 @@ import (
 	"github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
 )
 
-type site struct {
-	function string
-	file     string
-	line     int64
-}
-
-// siteOf returns the first frame of a sample outside the runtime, or the leaf frame when every frame is runtime's.
-func siteOf(s *profile.Sample) site {
-	var leaf site
+// siteOf names the owner of a protobuf sample (see ownerOf). Within a Location, Line[0] is the innermost inlined
+// function, so reading locations then lines in order walks the stack from the leaf.
+func siteOf(s *profile.Sample, shape stackShape) site {
+	frames := make([]frame, 0, len(s.Location))
 	for _, loc := range s.Location {
 		for _, ln := range loc.Line {
 			if ln.Function == nil {
 				continue
 			}
-			cur := site{function: ln.Function.Name, file: ln.Function.Filename, line: ln.Line}
-			if leaf.function == "" {
-				leaf = cur
-			}
-			if !isRuntimeFunction(cur.function) {
-				return cur
-			}
+			frames = append(frames, frame{function: ln.Function.Name, file: ln.Function.Filename, line: ln.Line})
 		}
 	}
-	if leaf.function == "" {
-		leaf.function = "(unknown)"
-	}
-	return leaf
+	return ownerOf(frames, shape)
 }
 
 // readProfile parses and validates a protobuf (gzipped or not) profile file.
@@ -73,11 +59,11 @@ func sampleIndex(p *profile.Profile, preferred string) (int, error) {
 	return 0, fmt.Errorf("profile has no %q sample type", preferred)
 }
 
-// valuesBySite sums the chosen sample type per site.
-func valuesBySite(p *profile.Profile, idx int) map[site]int64 {
+// valuesBySite sums the chosen sample type per owner site.
+func valuesBySite(p *profile.Profile, idx int, shape stackShape) map[site]int64 {
 	out := map[site]int64{}
 	for _, s := range p.Sample {
-		out[siteOf(s)] += s.Value[idx]
+		out[siteOf(s, shape)] += s.Value[idx]
 	}
 	return out
 }
@@ -89,7 +75,7 @@ func topEntries(values map[site]int64, n int, positiveOnly bool) []pprofcapturee
 		if v == 0 || (positiveOnly && v < 0) {
 			continue
 		}
-		entries = append(entries, pprofcaptureextension.SummaryEntry{Function: s.function, File: s.file, Line: s.line, Value: v})
+		entries = append(entries, pprofcaptureextension.SummaryEntry{Function: s.function, File: s.file, Line: s.line, Entry: s.entry, Value: v})
 	}
 	sortEntries(entries)
 	if len(entries) > n {
@@ -106,32 +92,44 @@ func sortEntries(entries []pprofcaptureextension.SummaryEntry) {
 		case a.Value < b.Value:
 			return 1
 		}
-		return strings.Compare(a.Function+a.File, b.Function+b.File)
+		return strings.Compare(a.Function+a.File+a.Entry, b.Function+b.File+b.Entry)
 	})
 }
 
-// summarizeProfile validates a protobuf profile and ranks its sites by the sample type that matters for the kind.
+// profileSummary says how a protobuf capture of one kind is ranked.
+type profileSummary struct {
+	// sampleType is the sample type ranked; "" takes the profile's last (its default).
+	sampleType string
+	shape      stackShape
+	// growthOnly keeps the sites whose value went up: delta profiles list shrinking stacks as negative values,
+	// and only growth points at a leak.
+	growthOnly bool
+}
+
+var profileSummaries = map[pprofcaptureextension.Kind]profileSummary{
+	pprofcaptureextension.KindHeap:           {sampleType: "inuse_space", shape: sampleStacks},
+	pprofcaptureextension.KindCPU:            {sampleType: "cpu", shape: sampleStacks},
+	pprofcaptureextension.KindGoroutine:      {sampleType: "goroutine", shape: goroutineStacks},
+	pprofcaptureextension.KindGoroutineDelta: {sampleType: "goroutine", shape: goroutineStacks, growthOnly: true},
+	pprofcaptureextension.KindGoroutineLeak:  {sampleType: "goroutine", shape: goroutineStacks},
+	// Ranked by bytes allocated during the window, not by the live heap: a GC storm's cause allocates garbage.
+	pprofcaptureextension.KindAllocsDelta: {sampleType: "alloc_space", shape: sampleStacks, growthOnly: true},
+	pprofcaptureextension.KindHeapDelta:   {sampleType: "inuse_space", shape: sampleStacks, growthOnly: true},
+}
+
+// summarizeProfile validates a protobuf profile and ranks its owner sites by the sample type that matters for the
+// kind.
 func summarizeProfile(path string, kind pprofcaptureextension.Kind, n int) (*profile.Profile, string, []pprofcaptureextension.SummaryEntry, error) {
 	p, err := readProfile(path)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	preferred := ""
-	switch kind {
-	case pprofcaptureextension.KindHeap:
-		preferred = "inuse_space"
-	case pprofcaptureextension.KindCPU:
-		preferred = "cpu"
-	case pprofcaptureextension.KindGoroutine, pprofcaptureextension.KindGoroutineDelta, pprofcaptureextension.KindGoroutineLeak:
-		preferred = "goroutine"
-	}
-	idx, err := sampleIndex(p, preferred)
+	how := profileSummaries[kind]
+	idx, err := sampleIndex(p, how.sampleType)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	// A delta profile lists shrinking stacks as negative values: only growth points at a leak.
-	positiveOnly := kind == pprofcaptureextension.KindGoroutineDelta
-	return p, p.SampleType[idx].Type, topEntries(valuesBySite(p, idx), n, positiveOnly), nil
+	return p, p.SampleType[idx].Type, topEntries(valuesBySite(p, idx, how.shape), n, how.growthOnly), nil
 }
 
 // heapGrowth lists the allocation sites whose in-use bytes grew from before to after.
@@ -141,13 +139,13 @@ func heapGrowth(before, after *profile.Profile, n int) []pprofcaptureextension.S
 	if err1 != nil || err2 != nil {
 		return nil
 	}
-	b, a := valuesBySite(before, bi), valuesBySite(after, ai)
+	b, a := valuesBySite(before, bi, sampleStacks), valuesBySite(after, ai, sampleStacks)
 	var entries []pprofcaptureextension.SummaryEntry
 	for s, av := range a {
 		bv := b[s]
 		if av > bv {
 			entries = append(entries, pprofcaptureextension.SummaryEntry{
-				Function: s.function, File: s.file, Line: s.line, Value: av - bv, Before: bv, After: av,
+				Function: s.function, File: s.file, Line: s.line, Entry: s.entry, Value: av - bv, Before: bv, After: av,
 			})
 		}
 	}
@@ -158,25 +156,24 @@ func heapGrowth(before, after *profile.Profile, n int) []pprofcaptureextension.S
 	return entries
 }
 
-// summarizeGoroutineDump validates goroutine?debug=2 text and counts goroutines per first non-runtime frame.
+// summarizeGoroutineDump validates goroutine?debug=2 text and counts goroutines per owner site (see ownerOf). The
+// dump omits runtime.goexit, so each goroutine's last frame is its entry function.
 func summarizeGoroutineDump(r io.Reader, n int) ([]pprofcaptureextension.SummaryEntry, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	counts := map[site]int64{}
 	var (
-		inGoroutine, found bool
-		pendingFn          string
-		leaf               site
-		goroutines         int
+		inGoroutine bool
+		pendingFn   string
+		frames      []frame
+		goroutines  int
 	)
 	finish := func() {
 		if inGoroutine {
-			if !found && leaf.function != "" {
-				counts[leaf]++
-			}
+			counts[ownerOf(frames, goroutineStacks)]++
 			goroutines++
 		}
-		inGoroutine, found, pendingFn, leaf = false, false, "", site{}
+		inGoroutine, pendingFn, frames = false, "", frames[:0]
 	}
 	for sc.Scan() {
 		line := sc.Text()
@@ -186,7 +183,7 @@ func summarizeGoroutineDump(r io.Reader, n int) ([]pprofcaptureextension.Summary
 			inGoroutine = true
 		case line == "":
 			finish()
-		case !inGoroutine || found:
+		case !inGoroutine:
 		case strings.HasPrefix(line, "\t"):
 			// "\t/path/file.go:123 +0x1d" follows its function line.
 			if pendingFn == "" {
@@ -196,21 +193,11 @@ func summarizeGoroutineDump(r io.Reader, n int) ([]pprofcaptureextension.Summary
 			if i := strings.LastIndex(loc, " +0x"); i > 0 {
 				loc = loc[:i]
 			}
-			file, lineStr := loc, ""
-			if i := strings.LastIndex(loc, ":"); i > 0 {
-				file, lineStr = loc[:i], loc[i+1:]
-			}
-			lineNo, _ := strconv.ParseInt(lineStr, 10, 64)
-			cur := site{function: pendingFn, file: file, line: lineNo}
-			if leaf.function == "" {
-				leaf = cur
-			}
-			if !isRuntimeFunction(pendingFn) {
-				counts[cur]++
-				found = true
-			}
+			file, lineNo := splitFileLine(loc)
+			frames = append(frames, frame{function: pendingFn, file: file, line: lineNo})
 			pendingFn = ""
-		case strings.HasPrefix(line, "created by "):
+		case strings.HasPrefix(line, "created by "), strings.HasPrefix(line, "..."):
+			// The creator is not a frame of this goroutine; "...additional frames elided..." marks a cut stack.
 			pendingFn = ""
 		default:
 			// "pkg.fn(args...)"
@@ -231,7 +218,8 @@ func summarizeGoroutineDump(r io.Reader, n int) ([]pprofcaptureextension.Summary
 	return topEntries(counts, n, false), nil
 }
 
-// formatSummary renders entries for a log record.
+// formatSummary renders entries for a log record: "owner file:line value", then "(started in entry)" when the
+// goroutine was started with another function.
 func formatSummary(entries []pprofcaptureextension.SummaryEntry) []string {
 	out := make([]string, 0, len(entries))
 	for _, e := range entries {
@@ -239,11 +227,15 @@ func formatSummary(entries []pprofcaptureextension.SummaryEntry) []string {
 		if e.Line > 0 {
 			loc += ":" + strconv.FormatInt(e.Line, 10)
 		}
+		started := ""
+		if e.Entry != "" && e.Entry != e.Function {
+			started = " (started in " + e.Entry + ")"
+		}
 		if e.Before != 0 || e.After != 0 {
-			out = append(out, fmt.Sprintf("%s %s grew %d (%d -> %d)", e.Function, loc, e.Value, e.Before, e.After))
+			out = append(out, fmt.Sprintf("%s %s grew %d (%d -> %d)%s", e.Function, loc, e.Value, e.Before, e.After, started))
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s %s %d", e.Function, loc, e.Value))
+		out = append(out, fmt.Sprintf("%s %s %d%s", e.Function, loc, e.Value, started))
 	}
 	return out
 }

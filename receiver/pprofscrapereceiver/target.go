@@ -36,6 +36,8 @@ type target struct {
 
 	// scrapeMu serialises scrapes of this target (a slow scrape is never overlapped by the next one).
 	scrapeMu sync.Mutex
+	// sites bounds pprofscrape.goroutine.site.count; used by scrapes only, under scrapeMu.
+	sites *siteTracker
 	// The fields below are read by captures too, under mu.
 	mu       sync.Mutex
 	identity pprofcaptureextension.TargetKey
@@ -72,6 +74,7 @@ func newTarget(cfg *TargetConfig, rcfg *Config, client *http.Client, set receive
 		logger:    set.Logger.With(zap.String("target", cfg.Endpoint)),
 		telemetry: tb,
 		mb:        metadata.NewMetricsBuilder(rcfg.MetricsBuilderConfig, set),
+		sites:     newSiteTracker(rcfg.GoroutineMaxSites),
 	}
 	t.identity = pprofcaptureextension.TargetKey{ServiceName: cfg.ServiceName, ServiceInstanceID: cfg.ServiceInstanceID}
 	if t.identity.ServiceName == "" {
@@ -95,6 +98,7 @@ type scrapeResult struct {
 	mem         *memStats
 	goroutines  *int64
 	stacks      []stackGroup
+	sites       []sitePoint
 	threads     *int64
 	leaked      *int64
 	mutexEvents *int64
@@ -233,17 +237,23 @@ func (t *target) collect(ctx context.Context, now time.Time) *scrapeResult {
 		}
 	}
 
-	withStacks := m.PprofscrapeGoroutineStackCount.Enabled && t.rcfg.GoroutineTopStacks > 0 &&
-		t.due(now, lastStacks, t.rcfg.GoroutineStacksInterval)
+	// One read of the stack groups feeds both the top stacks and the per-owner counts.
+	wantStacks := (m.PprofscrapeGoroutineStackCount.Enabled && t.rcfg.GoroutineTopStacks > 0) || m.PprofscrapeGoroutineSiteCount.Enabled
+	withStacks := wantStacks && t.due(now, lastStacks, t.rcfg.GoroutineStacksInterval)
 	if total, ok := indexCounts["goroutine"]; ok && m.GoGoroutineCount.Enabled {
 		res.goroutines = &total
 	}
 	if withStacks || (m.GoGoroutineCount.Enabled && res.goroutines == nil) {
 		err := res.get(ctx, t, t.pprofURL("goroutine", "debug=1"), func(r io.Reader) error {
 			if withStacks {
-				total, stacks, perr := parseGoroutineStacks(r, t.rcfg.GoroutineTopStacks)
+				total, stacks, perr := parseGoroutineStacks(r)
 				if perr == nil {
-					res.stacks = stacks
+					if m.PprofscrapeGoroutineStackCount.Enabled {
+						res.stacks = stacks[:min(len(stacks), t.rcfg.GoroutineTopStacks)]
+					}
+					if m.PprofscrapeGoroutineSiteCount.Enabled {
+						res.sites = t.sites.update(goroutinesByOwner(stacks))
+					}
 					if m.GoGoroutineCount.Enabled && res.goroutines == nil {
 						res.goroutines = &total
 					}
@@ -445,6 +455,9 @@ func (t *target) emit(res *scrapeResult, now, start pcommon.Timestamp, id pprofc
 	}
 	for _, s := range res.stacks {
 		mb.RecordPprofscrapeGoroutineStackCountDataPoint(now, s.Count, s.Function, s.ID)
+	}
+	for _, s := range res.sites {
+		mb.RecordPprofscrapeGoroutineSiteCountDataPoint(now, s.count, s.function)
 	}
 	if res.threads != nil {
 		mb.RecordPprofscrapeThreadCountDataPoint(now, *res.threads)

@@ -209,6 +209,54 @@ func (ms *PprofscrapeGoroutineLeakedMetricConfig) Unmarshal(parser *confmap.Conf
 	return nil
 }
 
+// PprofscrapeGoroutineSiteCountMetricAttributeKey specifies the key of an attribute for the pprofscrape.goroutine.site.count metric.
+type PprofscrapeGoroutineSiteCountMetricAttributeKey string
+
+const (
+	PprofscrapeGoroutineSiteCountMetricAttributeKeyCodeFunction PprofscrapeGoroutineSiteCountMetricAttributeKey = "code.function"
+)
+
+// PprofscrapeGoroutineSiteCountMetricConfig provides config for the pprofscrape.goroutine.site.count metric.
+type PprofscrapeGoroutineSiteCountMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []PprofscrapeGoroutineSiteCountMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *PprofscrapeGoroutineSiteCountMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *PprofscrapeGoroutineSiteCountMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case PprofscrapeGoroutineSiteCountMetricAttributeKeyCodeFunction:
+		default:
+			return fmt.Errorf("metric pprofscrape.goroutine.site.count doesn't have an attribute %v, valid attributes: [code.function]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // PprofscrapeGoroutineStackCountMetricAttributeKey specifies the key of an attribute for the pprofscrape.goroutine.stack.count metric.
 type PprofscrapeGoroutineStackCountMetricAttributeKey string
 
@@ -430,6 +478,7 @@ type MetricsConfig struct {
 	PprofscrapeGcCPUFraction       PprofscrapeGcCPUFractionMetricConfig       `mapstructure:"pprofscrape.gc.cpu_fraction"`
 	PprofscrapeGcPauseTotal        PprofscrapeGcPauseTotalMetricConfig        `mapstructure:"pprofscrape.gc.pause.total"`
 	PprofscrapeGoroutineLeaked     PprofscrapeGoroutineLeakedMetricConfig     `mapstructure:"pprofscrape.goroutine.leaked"`
+	PprofscrapeGoroutineSiteCount  PprofscrapeGoroutineSiteCountMetricConfig  `mapstructure:"pprofscrape.goroutine.site.count"`
 	PprofscrapeGoroutineStackCount PprofscrapeGoroutineStackCountMetricConfig `mapstructure:"pprofscrape.goroutine.stack.count"`
 	PprofscrapeHeapAlloc           PprofscrapeHeapAllocMetricConfig           `mapstructure:"pprofscrape.heap.alloc"`
 	PprofscrapeHeapInuse           PprofscrapeHeapInuseMetricConfig           `mapstructure:"pprofscrape.heap.inuse"`
@@ -472,6 +521,11 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		PprofscrapeGoroutineLeaked: PprofscrapeGoroutineLeakedMetricConfig{
 			Enabled: true,
+		},
+		PprofscrapeGoroutineSiteCount: PprofscrapeGoroutineSiteCountMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []PprofscrapeGoroutineSiteCountMetricAttributeKey{PprofscrapeGoroutineSiteCountMetricAttributeKeyCodeFunction},
 		},
 		PprofscrapeGoroutineStackCount: PprofscrapeGoroutineStackCountMetricConfig{
 			Enabled:             true,

@@ -56,6 +56,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					PprofscrapeGoroutineLeaked: PprofscrapeGoroutineLeakedMetricConfig{
 						Enabled: true,
 					},
+					PprofscrapeGoroutineSiteCount: PprofscrapeGoroutineSiteCountMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []PprofscrapeGoroutineSiteCountMetricAttributeKey{PprofscrapeGoroutineSiteCountMetricAttributeKeyCodeFunction},
+					},
 					PprofscrapeGoroutineStackCount: PprofscrapeGoroutineStackCountMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -128,6 +133,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					PprofscrapeGoroutineLeaked: PprofscrapeGoroutineLeakedMetricConfig{
 						Enabled: false,
 					},
+					PprofscrapeGoroutineSiteCount: PprofscrapeGoroutineSiteCountMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []PprofscrapeGoroutineSiteCountMetricAttributeKey{PprofscrapeGoroutineSiteCountMetricAttributeKeyCodeFunction},
+					},
 					PprofscrapeGoroutineStackCount: PprofscrapeGoroutineStackCountMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -170,10 +180,22 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(GoGoroutineCountMetricConfig{}, GoMemoryAllocatedMetricConfig{}, GoMemoryAllocationsMetricConfig{}, GoMemoryGcCyclesMetricConfig{}, GoMemoryGcGoalMetricConfig{}, GoMemoryUsedMetricConfig{}, PprofscrapeBlockEventsMetricConfig{}, PprofscrapeGcCPUFractionMetricConfig{}, PprofscrapeGcPauseTotalMetricConfig{}, PprofscrapeGoroutineLeakedMetricConfig{}, PprofscrapeGoroutineStackCountMetricConfig{}, PprofscrapeHeapAllocMetricConfig{}, PprofscrapeHeapInuseMetricConfig{}, PprofscrapeHeapObjectsMetricConfig{}, PprofscrapeHeapSysMetricConfig{}, PprofscrapeMutexContentionsMetricConfig{}, PprofscrapeScrapeDurationMetricConfig{}, PprofscrapeTargetUpMetricConfig{}, PprofscrapeThreadCountMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(GoGoroutineCountMetricConfig{}, GoMemoryAllocatedMetricConfig{}, GoMemoryAllocationsMetricConfig{}, GoMemoryGcCyclesMetricConfig{}, GoMemoryGcGoalMetricConfig{}, GoMemoryUsedMetricConfig{}, PprofscrapeBlockEventsMetricConfig{}, PprofscrapeGcCPUFractionMetricConfig{}, PprofscrapeGcPauseTotalMetricConfig{}, PprofscrapeGoroutineLeakedMetricConfig{}, PprofscrapeGoroutineSiteCountMetricConfig{}, PprofscrapeGoroutineStackCountMetricConfig{}, PprofscrapeHeapAllocMetricConfig{}, PprofscrapeHeapInuseMetricConfig{}, PprofscrapeHeapObjectsMetricConfig{}, PprofscrapeHeapSysMetricConfig{}, PprofscrapeMutexContentionsMetricConfig{}, PprofscrapeScrapeDurationMetricConfig{}, PprofscrapeTargetUpMetricConfig{}, PprofscrapeThreadCountMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
+}
+
+func TestPprofscrapeGoroutineSiteCountMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().PprofscrapeGoroutineSiteCount
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []PprofscrapeGoroutineSiteCountMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric pprofscrape.goroutine.site.count doesn't have an attribute invalid, valid attributes: [code.function]")
+
+	cfg = DefaultMetricsConfig().PprofscrapeGoroutineSiteCount
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
 func TestPprofscrapeGoroutineStackCountMetricsConfig_Validate(t *testing.T) {

@@ -50,6 +50,10 @@ var MetricsInfo = metricsInfo{
 	PprofscrapeGoroutineLeaked: metricInfo{
 		Name: "pprofscrape.goroutine.leaked",
 	},
+	PprofscrapeGoroutineSiteCount: metricInfo{
+		Name:       "pprofscrape.goroutine.site.count",
+		Attributes: []string{"code.function"},
+	},
 	PprofscrapeGoroutineStackCount: metricInfo{
 		Name:       "pprofscrape.goroutine.stack.count",
 		Attributes: []string{"code.function", "code.stacktrace_id"},
@@ -91,6 +95,7 @@ type metricsInfo struct {
 	PprofscrapeGcCPUFraction       metricInfo
 	PprofscrapeGcPauseTotal        metricInfo
 	PprofscrapeGoroutineLeaked     metricInfo
+	PprofscrapeGoroutineSiteCount  metricInfo
 	PprofscrapeGoroutineStackCount metricInfo
 	PprofscrapeHeapAlloc           metricInfo
 	PprofscrapeHeapInuse           metricInfo
@@ -625,6 +630,95 @@ func newMetricPprofscrapeGoroutineLeaked(cfg PprofscrapeGoroutineLeakedMetricCon
 	return m
 }
 
+type metricPprofscrapeGoroutineSiteCount struct {
+	data          pmetric.Metric                            // data buffer for generated metric.
+	config        PprofscrapeGoroutineSiteCountMetricConfig // metric config provided by user.
+	capacity      int                                       // max observed number of data points added to the metric.
+	aggDataPoints []int64                                   // slice containing number of aggregated datapoints at each index
+}
+
+// init fills pprofscrape.goroutine.site.count metric with initial data.
+func (m *metricPprofscrapeGoroutineSiteCount) init() {
+	m.data.SetName("pprofscrape.goroutine.site.count")
+	m.data.SetDescription("Goroutines per owner function (code.function), from goroutine?debug=1 at every goroutine_stacks_interval. At most goroutine_max_sites sites per target, kept while they have goroutines; the rest is summed into code.function (other).")
+	m.data.SetUnit("{goroutine}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricPprofscrapeGoroutineSiteCount) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, codeFunctionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, PprofscrapeGoroutineSiteCountMetricAttributeKeyCodeFunction) {
+		dp.Attributes().PutStr("code.function", codeFunctionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricPprofscrapeGoroutineSiteCount) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricPprofscrapeGoroutineSiteCount) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricPprofscrapeGoroutineSiteCount(cfg PprofscrapeGoroutineSiteCountMetricConfig) metricPprofscrapeGoroutineSiteCount {
+	m := metricPprofscrapeGoroutineSiteCount{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricPprofscrapeGoroutineStackCount struct {
 	data          pmetric.Metric                             // data buffer for generated metric.
 	config        PprofscrapeGoroutineStackCountMetricConfig // metric config provided by user.
@@ -635,7 +729,7 @@ type metricPprofscrapeGoroutineStackCount struct {
 // init fills pprofscrape.goroutine.stack.count metric with initial data.
 func (m *metricPprofscrapeGoroutineStackCount) init() {
 	m.data.SetName("pprofscrape.goroutine.stack.count")
-	m.data.SetDescription("Goroutines per grouped stack of goroutine?debug=1, for the top goroutine_top_stacks stacks.")
+	m.data.SetDescription("Goroutines per grouped stack of goroutine?debug=1, for the top goroutine_top_stacks stacks; code.function is the stack's owner.")
 	m.data.SetUnit("{goroutine}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -1149,6 +1243,7 @@ type MetricsBuilder struct {
 	metricPprofscrapeGcCPUFraction       metricPprofscrapeGcCPUFraction
 	metricPprofscrapeGcPauseTotal        metricPprofscrapeGcPauseTotal
 	metricPprofscrapeGoroutineLeaked     metricPprofscrapeGoroutineLeaked
+	metricPprofscrapeGoroutineSiteCount  metricPprofscrapeGoroutineSiteCount
 	metricPprofscrapeGoroutineStackCount metricPprofscrapeGoroutineStackCount
 	metricPprofscrapeHeapAlloc           metricPprofscrapeHeapAlloc
 	metricPprofscrapeHeapInuse           metricPprofscrapeHeapInuse
@@ -1193,6 +1288,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricPprofscrapeGcCPUFraction:       newMetricPprofscrapeGcCPUFraction(mbc.Metrics.PprofscrapeGcCPUFraction),
 		metricPprofscrapeGcPauseTotal:        newMetricPprofscrapeGcPauseTotal(mbc.Metrics.PprofscrapeGcPauseTotal),
 		metricPprofscrapeGoroutineLeaked:     newMetricPprofscrapeGoroutineLeaked(mbc.Metrics.PprofscrapeGoroutineLeaked),
+		metricPprofscrapeGoroutineSiteCount:  newMetricPprofscrapeGoroutineSiteCount(mbc.Metrics.PprofscrapeGoroutineSiteCount),
 		metricPprofscrapeGoroutineStackCount: newMetricPprofscrapeGoroutineStackCount(mbc.Metrics.PprofscrapeGoroutineStackCount),
 		metricPprofscrapeHeapAlloc:           newMetricPprofscrapeHeapAlloc(mbc.Metrics.PprofscrapeHeapAlloc),
 		metricPprofscrapeHeapInuse:           newMetricPprofscrapeHeapInuse(mbc.Metrics.PprofscrapeHeapInuse),
@@ -1308,6 +1404,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricPprofscrapeGcCPUFraction.emit(ils.Metrics())
 	mb.metricPprofscrapeGcPauseTotal.emit(ils.Metrics())
 	mb.metricPprofscrapeGoroutineLeaked.emit(ils.Metrics())
+	mb.metricPprofscrapeGoroutineSiteCount.emit(ils.Metrics())
 	mb.metricPprofscrapeGoroutineStackCount.emit(ils.Metrics())
 	mb.metricPprofscrapeHeapAlloc.emit(ils.Metrics())
 	mb.metricPprofscrapeHeapInuse.emit(ils.Metrics())
@@ -1396,6 +1493,11 @@ func (mb *MetricsBuilder) RecordPprofscrapeGcPauseTotalDataPoint(ts pcommon.Time
 // RecordPprofscrapeGoroutineLeakedDataPoint adds a data point to pprofscrape.goroutine.leaked metric.
 func (mb *MetricsBuilder) RecordPprofscrapeGoroutineLeakedDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricPprofscrapeGoroutineLeaked.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordPprofscrapeGoroutineSiteCountDataPoint adds a data point to pprofscrape.goroutine.site.count metric.
+func (mb *MetricsBuilder) RecordPprofscrapeGoroutineSiteCountDataPoint(ts pcommon.Timestamp, val int64, codeFunctionAttributeValue string) {
+	mb.metricPprofscrapeGoroutineSiteCount.recordDataPoint(mb.startTime, ts, val, codeFunctionAttributeValue)
 }
 
 // RecordPprofscrapeGoroutineStackCountDataPoint adds a data point to pprofscrape.goroutine.stack.count metric.

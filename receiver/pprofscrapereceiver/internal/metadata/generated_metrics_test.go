@@ -67,6 +67,7 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["pprofscrape.goroutine.site.count"] = mb.metricPprofscrapeGoroutineSiteCount.config.AggregationStrategy
 			aggMap["pprofscrape.goroutine.stack.count"] = mb.metricPprofscrapeGoroutineStackCount.config.AggregationStrategy
 
 			expectedWarnings := 0
@@ -108,6 +109,12 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordPprofscrapeGoroutineLeakedDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordPprofscrapeGoroutineSiteCountDataPoint(ts, 1, "code.function-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordPprofscrapeGoroutineSiteCountDataPoint(ts, 3, "code.function-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordPprofscrapeGoroutineStackCountDataPoint(ts, 1, "code.function-val", "code.stacktrace_id-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordPprofscrapeGoroutineStackCountDataPoint(ts, 3, "code.function-val-2", "code.stacktrace_id-val-2")
@@ -145,6 +152,7 @@ func TestMetricsBuilder(t *testing.T) {
 			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricPprofscrapeGoroutineSiteCount.aggDataPoints)
 				assert.Empty(t, mb.metricPprofscrapeGoroutineStackCount.aggDataPoints)
 			}
 
@@ -311,13 +319,53 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "pprofscrape.goroutine.site.count":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["pprofscrape.goroutine.site.count"], "Found a duplicate in the metrics slice: pprofscrape.goroutine.site.count")
+						validatedMetrics["pprofscrape.goroutine.site.count"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Goroutines per owner function (code.function), from goroutine?debug=1 at every goroutine_stacks_interval. At most goroutine_max_sites sites per target, kept while they have goroutines; the rest is summed into code.function (other).", mi.Description())
+						assert.Equal(t, "{goroutine}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						codeFunctionAttrVal, ok := dp.Attributes().Get("code.function")
+						assert.True(t, ok)
+						assert.Equal(t, "code.function-val", codeFunctionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["pprofscrape.goroutine.site.count"], "Found a duplicate in the metrics slice: pprofscrape.goroutine.site.count")
+						validatedMetrics["pprofscrape.goroutine.site.count"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Goroutines per owner function (code.function), from goroutine?debug=1 at every goroutine_stacks_interval. At most goroutine_max_sites sites per target, kept while they have goroutines; the rest is summed into code.function (other).", mi.Description())
+						assert.Equal(t, "{goroutine}", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["pprofscrape.goroutine.site.count"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("code.function")
+						assert.False(t, ok)
+					}
 				case "pprofscrape.goroutine.stack.count":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["pprofscrape.goroutine.stack.count"], "Found a duplicate in the metrics slice: pprofscrape.goroutine.stack.count")
 						validatedMetrics["pprofscrape.goroutine.stack.count"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Goroutines per grouped stack of goroutine?debug=1, for the top goroutine_top_stacks stacks.", mi.Description())
+						assert.Equal(t, "Goroutines per grouped stack of goroutine?debug=1, for the top goroutine_top_stacks stacks; code.function is the stack's owner.", mi.Description())
 						assert.Equal(t, "{goroutine}", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -335,7 +383,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["pprofscrape.goroutine.stack.count"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Goroutines per grouped stack of goroutine?debug=1, for the top goroutine_top_stacks stacks.", mi.Description())
+						assert.Equal(t, "Goroutines per grouped stack of goroutine?debug=1, for the top goroutine_top_stacks stacks; code.function is the stack's owner.", mi.Description())
 						assert.Equal(t, "{goroutine}", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
