@@ -97,13 +97,6 @@ const (
 	heapFloorSpan = 2 * time.Minute
 )
 
-// captureKinds are the kinds a rule may request.
-var captureKinds = []pprofcaptureextension.Kind{
-	pprofcaptureextension.KindHeap, pprofcaptureextension.KindHeapDelta, pprofcaptureextension.KindAllocsDelta,
-	pprofcaptureextension.KindGoroutine, pprofcaptureextension.KindGoroutineDelta, pprofcaptureextension.KindGoroutineLeak,
-	pprofcaptureextension.KindCPU,
-}
-
 // defaultRules are what `readiness: {}` runs: the three runtime rules, capturing when a pprofcapture extension
 // is there.
 func defaultRules() []RuleConfig {
@@ -236,8 +229,8 @@ func compileActions(r *rule, rc RuleConfig, field func(string) string) error {
 		}
 	}
 	for j, k := range r.captureKinds {
-		if !slices.Contains(captureKinds, k) {
-			return fmt.Errorf("%s: unknown capture kind %q; use heap, heap_delta, allocs_delta, goroutine, goroutine_delta, goroutineleak or cpu", field(fmt.Sprintf("capture.kinds[%d]", j)), k)
+		if !slices.Contains(pprofcaptureextension.Kinds(), k) {
+			return fmt.Errorf("%s: unknown capture kind %q; use one of %v", field(fmt.Sprintf("capture.kinds[%d]", j)), k, pprofcaptureextension.Kinds())
 		}
 	}
 	return nil
