@@ -10,6 +10,9 @@ TOOLS_DIR := $(ROOT)/.tools
 BUILDER   := $(TOOLS_DIR)/builder
 MDATAGEN  := $(TOOLS_DIR)/mdatagen
 BIN       := $(ROOT)/distro/otelcol-ready
+# The slim build a sidecar runs (builder-config-sidecar.yaml): only the components distro/config/sidecar.yaml uses.
+SIDECAR_BIN    := $(ROOT)/distro-sidecar/otelcol-ready-sidecar
+SIDECAR_CONFIG := distro/config/sidecar.yaml
 DEMOAPP   := $(ROOT)/bin/demoapp
 CONFIG    ?= distro/config/local.yaml
 CONFIGS   := $(wildcard distro/config/*.yaml)
@@ -41,8 +44,9 @@ $(MDATAGEN): internal/tools/go.mod internal/tools/go.sum
 tools: $(BUILDER) $(MDATAGEN) ## Build the pinned builder (ocb) and mdatagen into .tools/.
 
 .PHONY: build
-build: ## Build distro/otelcol-ready from the committed sources (no -trimpath: it shares the build cache with the tests).
+build: ## Build distro/otelcol-ready and the slim distro-sidecar/otelcol-ready-sidecar (no -trimpath: it shares the build cache with the tests).
 	$(GO) build -o $(BIN) ./distro
+	$(GO) build -o $(SIDECAR_BIN) ./distro-sidecar
 
 .PHONY: run
 run: build ## Build and run the collector with distro/config/local.yaml (CONFIG=... to change).
@@ -61,11 +65,12 @@ demo: build demoapp ## Run the demo service (leaking goroutines) next to the col
 	$(BIN) --config $(CONFIG)
 
 .PHONY: distro
-distro: $(BUILDER) ## Regenerate distro/ from builder-config.yaml.
-	scripts/gen-distro.sh $(BUILDER) distro
+distro: $(BUILDER) ## Regenerate distro/ from builder-config.yaml and distro-sidecar/ from builder-config-sidecar.yaml.
+	scripts/gen-distro.sh $(BUILDER) distro builder-config.yaml
+	scripts/gen-distro.sh $(BUILDER) distro-sidecar builder-config-sidecar.yaml
 
 .PHONY: check-distro
-check-distro: $(BUILDER) ## Fail when distro/ or go.mod is stale against builder-config.yaml.
+check-distro: $(BUILDER) ## Fail when distro/, distro-sidecar/ or go.mod is stale against the two ocb manifests.
 	scripts/check-distro.sh $(BUILDER)
 
 .PHONY: generate
@@ -79,17 +84,18 @@ check-generate: generate ## Fail when mdatagen's output differs from the committ
 	  { echo "generated files are stale: run 'make generate' and commit the result"; exit 1; }
 
 .PHONY: validate
-validate: build ## Validate every shipped config with the real binary.
+validate: build ## Validate every shipped config with the real binary, and the sidecar config with the slim one too.
 	for c in $(CONFIGS); do echo "validate $$c"; $(BIN) validate --config $$c; done
+	echo "validate $(SIDECAR_CONFIG) (slim)"; $(SIDECAR_BIN) validate --config $(SIDECAR_CONFIG)
 
 .PHONY: lint
 lint: ## gofmt and go vet.
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^distro/')); \
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -vE '^distro(-sidecar)?/')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 .PHONY: unit
-unit: ## Unit and end-to-end tests (race detector on our component packages; OTELCOL_READY_BIN, DEMOAPP_BIN reused).
+unit: ## Unit and end-to-end tests (race detector on our component packages; OTELCOL_READY_BIN, OTELCOL_READY_SIDECAR_BIN, DEMOAPP_BIN reused).
 	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -vE '/(receiver|processor|exporter|extension|pkg)/')
 
@@ -109,11 +115,11 @@ check-deploy: ## Fail when deploy/ embeds configs that differ from distro/config
 
 .PHONY: test
 test: lint check-distro check-generate check-deploy validate demoapp ## Everything: lint, freshness, config validation, unit, e2e, fuzz.
-	OTELCOL_READY_BIN=$(BIN) DEMOAPP_BIN=$(DEMOAPP) $(MAKE) --no-print-directory unit
+	OTELCOL_READY_BIN=$(BIN) OTELCOL_READY_SIDECAR_BIN=$(SIDECAR_BIN) DEMOAPP_BIN=$(DEMOAPP) $(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory fuzz FUZZ_TARGETS="$(TEST_FUZZ_TARGETS)"
 
 .PHONY: bench
 bench: build demoapp ## Benchmarks and full testbed scenarios, printed side by side with upstream alternatives.
 	$(GO) test -run '^$$' -bench . -benchmem $(RACE_PKGS)
-	TESTBED_FULL=1 OTELCOL_READY_BIN=$(BIN) DEMOAPP_BIN=$(DEMOAPP) $(GO) test -count=1 -timeout 40m ./testbed/scenarios/
+	TESTBED_FULL=1 OTELCOL_READY_BIN=$(BIN) OTELCOL_READY_SIDECAR_BIN=$(SIDECAR_BIN) DEMOAPP_BIN=$(DEMOAPP) $(GO) test -count=1 -timeout 40m ./testbed/scenarios/
 	$(GO) run ./testbed/cmd/report -mode full

@@ -220,19 +220,20 @@ func peersOf(run collectorRun, addr string) map[string]string {
 }
 
 // startPair starts the gateway Deployment's collector (exporting to backendEndpoint) and the sidecar Deployment's
-// collector next to a Go service at serviceAddr.
-func startPair(t *testing.T, bin, backendEndpoint, serviceAddr string, overrides map[string]string) (gateway, sidecar *tier) {
+// collector next to a Go service at serviceAddr, each with the binary its image holds (the sidecar the slim one).
+func startPair(t *testing.T, backendEndpoint, serviceAddr string, overrides map[string]string) (gateway, sidecar *tier) {
 	t.Helper()
 	services := gatewayServices(t)
 	// The mock backend speaks plaintext; the manifests keep TLS towards a real backend.
 	overrides = maps.Clone(overrides)
 	overrides["OTELCOL_READY_BACKEND_INSECURE"] = "true"
-	gateway = newTier(t, bin, "gateway", deploymentRun(t, "deploy/kubernetes/gateway/deployment.yaml"), loopbackWorld{
+	gwRun := deploymentRun(t, "deploy/kubernetes/gateway/deployment.yaml")
+	gateway = newTier(t, binaryFor(t, gwRun), "gateway", gwRun, loopbackWorld{
 		services: services, external: backendEndpoint, overrides: overrides,
 	})
 	gateway.MustStart()
 	scRun := deploymentRun(t, "deploy/kubernetes/sidecar/deployment.yaml")
-	sidecar = newTier(t, bin, "sidecar", scRun, loopbackWorld{
+	sidecar = newTier(t, binaryFor(t, scRun), "sidecar", scRun, loopbackWorld{
 		peers: peersOf(scRun, serviceAddr), gateway: gateway, services: services, overrides: overrides,
 	})
 	sidecar.MustStart()
@@ -288,10 +289,9 @@ func waitDelivered(t *testing.T, backend *testbed.MockBackend, timeout time.Dura
 // manifests configure them (configs from the ConfigMaps, env from the containers, addresses moved to loopback):
 // the sidecar scrapes the service and receives its OTLP, the gateway forwards everything to the backend.
 func TestSidecarGatewayFromManifests(t *testing.T) {
-	bin := collectorBinary(t)
 	demo := testbed.StartDemoApp(t, demoAppBinary(t), testbed.DemoAppOptions{Args: []string{"-duration", "2m"}})
 	backend := testbed.StartMockBackend(t)
-	gateway, sidecar := startPair(t, bin, backend.GRPCEndpoint(), demo.Addr(),
+	gateway, sidecar := startPair(t, backend.GRPCEndpoint(), demo.Addr(),
 		map[string]string{"OTELCOL_READY_SCRAPE_INTERVAL": "1s"})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -321,11 +321,10 @@ func TestSidecarGatewayFromManifests(t *testing.T) {
 // both restart on their state directories (the emptyDir in the pod) and the backend recovers, every acknowledged
 // item arrives.
 func TestGracefulShutdownKeepsQueues(t *testing.T) {
-	bin := collectorBinary(t)
 	backend := testbed.StartMockBackend(t)
 	backend.SetFailure(&testbed.Failure{GRPCCode: codes.Unavailable, HTTPStatus: http.StatusServiceUnavailable})
 	// No Go service in this test: the sidecar's scrape target is a closed port.
-	gateway, sidecar := startPair(t, bin, backend.GRPCEndpoint(), testbed.FreeEndpoint(t),
+	gateway, sidecar := startPair(t, backend.GRPCEndpoint(), testbed.FreeEndpoint(t),
 		map[string]string{"OTELCOL_READY_SCRAPE_INTERVAL": "1s"})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
@@ -375,10 +374,9 @@ func TestGracefulShutdownKeepsQueues(t *testing.T) {
 // backlog when it gets SIGTERM. It must finish or give up its in-flight requests and exit within the grace period
 // left after preStop; whatever it did not deliver stays in its queue and arrives after the restart.
 func TestGracefulShutdownSlowBackend(t *testing.T) {
-	bin := collectorBinary(t)
 	backend := testbed.StartMockBackend(t)
 	backend.SetDelay(3 * time.Second)
-	gateway, sidecar := startPair(t, bin, backend.GRPCEndpoint(), testbed.FreeEndpoint(t),
+	gateway, sidecar := startPair(t, backend.GRPCEndpoint(), testbed.FreeEndpoint(t),
 		map[string]string{"OTELCOL_READY_SCRAPE_INTERVAL": "1s"})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)

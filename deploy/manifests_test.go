@@ -26,8 +26,22 @@ import (
 // configMountDir is where the image and every manifest expect the collector config (config.yaml inside it).
 const configMountDir = "/etc/otelcol-ready"
 
-// collectorImage names the otelcol-ready image in the manifests.
+// collectorImage names the full otelcol-ready image (the gateway's) in the manifests.
 const collectorImage = "ghcr.io/otelcol-ready/otelcol-ready"
+
+// sidecarImage names the slim otelcol-ready-sidecar image (deploy/Dockerfile with DISTRO=distro-sidecar) that every
+// manifest running the sidecar config uses: a sidecar's memory is paid once per pod.
+const sidecarImage = "ghcr.io/otelcol-ready/otelcol-ready-sidecar"
+
+// imageRepository is an image reference without its tag ("" unless it names one of our two images with a tag).
+func imageRepository(image string) string {
+	for _, repo := range []string{collectorImage, sidecarImage} {
+		if strings.HasPrefix(image, repo+":") {
+			return repo
+		}
+	}
+	return ""
+}
 
 // manifest is one YAML document of a file under deploy/kubernetes, decoded into its typed object.
 type manifest struct {
@@ -244,6 +258,7 @@ func loadHelmValues(t testing.TB) map[string]*helmValues {
 // collectorRun is one otelcol-ready container described by a manifest, reduced to what running it needs.
 type collectorRun struct {
 	Source      string            // where it is described
+	Image       string            // collectorImage or sidecarImage: which binary runs the config
 	Config      []byte            // the collector config the container reads
 	Env         map[string]string // literal environment of the container
 	MemoryLimit *resource.Quantity
@@ -287,12 +302,13 @@ func collectorRuns(t testing.TB) []collectorRun {
 		case *appsv1.Deployment:
 			pod := &o.Spec.Template.Spec
 			for _, c := range allContainers(pod) {
-				if !strings.HasPrefix(c.Image, collectorImage+":") {
+				image := imageRepository(c.Image)
+				if image == "" {
 					continue
 				}
 				src := fmt.Sprintf("%s container %s", m.File, c.Name)
 				cfg := mountedConfig(t, src, pod, c, configMaps)
-				run := collectorRun{Source: src, Config: cfg, Env: envMap(t, src, c.Env), Pod: pod, Container: c}
+				run := collectorRun{Source: src, Image: image, Config: cfg, Env: envMap(t, src, c.Env), Pod: pod, Container: c}
 				if l := c.Resources.Limits.Memory(); !l.IsZero() {
 					run.MemoryLimit = l
 				}
@@ -312,7 +328,7 @@ func collectorRuns(t testing.TB) []collectorRun {
 			if err != nil {
 				t.Fatalf("%s: %v", src, err)
 			}
-			run := collectorRun{Source: src, Config: cfg, Env: envMap(t, src, o.Spec.Env)}
+			run := collectorRun{Source: src, Image: imageRepository(o.Spec.Image), Config: cfg, Env: envMap(t, src, o.Spec.Env)}
 			if l := o.Spec.Resources.Limits.Memory(); !l.IsZero() {
 				run.MemoryLimit = l
 			}
@@ -325,7 +341,7 @@ func collectorRuns(t testing.TB) []collectorRun {
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
-		run := collectorRun{Source: src, Config: cfg, Env: envMap(t, src, v.ExtraEnvs)}
+		run := collectorRun{Source: src, Image: v.Image.Repository, Config: cfg, Env: envMap(t, src, v.ExtraEnvs)}
 		if l := v.Resources.Limits.Memory(); !l.IsZero() {
 			run.MemoryLimit = l
 		}
@@ -921,8 +937,8 @@ func TestSidecarOperatorInjection(t *testing.T) {
 			if o.APIVersion != "opentelemetry.io/v1beta1" || o.Spec.Mode != "sidecar" {
 				t.Errorf("%s: apiVersion %s mode %q, want opentelemetry.io/v1beta1 in sidecar mode", m, o.APIVersion, o.Spec.Mode)
 			}
-			if !strings.HasPrefix(o.Spec.Image, collectorImage+":") {
-				t.Errorf("%s: image %s", m, o.Spec.Image)
+			if !strings.HasPrefix(o.Spec.Image, sidecarImage+":") {
+				t.Errorf("%s: image %s, want the slim %s with a tag", m, o.Spec.Image, sidecarImage)
 			}
 		case *appsv1.Deployment:
 			if v, ok := o.Spec.Template.Annotations["sidecar.opentelemetry.io/inject"]; ok {
@@ -944,8 +960,10 @@ func TestHelmValues(t *testing.T) {
 	modes := map[string]bool{}
 	for rel, v := range loadHelmValues(t) {
 		modes[v.Mode] = true
-		if v.Image.Repository != collectorImage || v.Image.Tag == "" {
-			t.Errorf("%s: image %+v, want %s with a tag", rel, v.Image, collectorImage)
+		// The node agent runs the sidecar config, so the slim image; the gateway tier the full one.
+		want := map[string]string{"daemonset": sidecarImage, "deployment": collectorImage}[v.Mode]
+		if v.Image.Repository != want || v.Image.Tag == "" {
+			t.Errorf("%s: image %+v, want %s with a tag", rel, v.Image, want)
 		}
 		if v.Command.Name != "otelcol-ready" {
 			t.Errorf("%s: command.name %q; the chart runs /<command.name> and the image's binary is /otelcol-ready", rel, v.Command.Name)
@@ -994,7 +1012,8 @@ func TestDockerfile(t *testing.T) {
 	for _, want := range []string{
 		"CGO_ENABLED=0",
 		"go build -trimpath",
-		"-o /otelcol-ready ./distro",
+		"ARG DISTRO=distro\n",
+		"-o /otelcol-ready ./${DISTRO}",
 		`ENTRYPOINT ["/otelcol-ready"]`,
 		`"--config", "` + configMountDir + `/config.yaml"`,
 		"EXPOSE 4317 4318 13133",
@@ -1003,7 +1022,9 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("deploy/Dockerfile does not contain %q", want)
 		}
 	}
-	if !bytes.Contains(readRepoFile(t, "distro/main.go"), []byte("package main")) {
-		t.Error("./distro is not a main package; the Dockerfile builds it")
+	for _, distro := range []string{"distro", "distro-sidecar"} {
+		if !bytes.Contains(readRepoFile(t, distro+"/main.go"), []byte("package main")) {
+			t.Errorf("./%s is not a main package; the Dockerfile builds it with DISTRO=%s", distro, distro)
+		}
 	}
 }

@@ -33,6 +33,7 @@ import (
 	otlpreceiver "go.opentelemetry.io/collector/receiver/otlpreceiver"
 	prometheusreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver"
 	pprofscrapereceiver "github.com/otelcol-ready/otelcol-ready/receiver/pprofscrapereceiver"
+	promscrapereceiver "github.com/otelcol-ready/otelcol-ready/receiver/promscrapereceiver"
 	otlptxreceiver "github.com/otelcol-ready/otelcol-ready/receiver/otlptxreceiver"
 )
 
@@ -80,6 +81,7 @@ func components() (otelcol.Factories, error) {
 		otlpreceiver.NewFactory(),
 		prometheusreceiver.NewFactory(),
 		pprofscrapereceiver.NewFactory(),
+		promscrapereceiver.NewFactory(),
 		otlptxreceiver.NewFactory(),
 	)
 	if err != nil {
@@ -89,6 +91,7 @@ func components() (otelcol.Factories, error) {
 		otlpreceiver.NewFactory().Type(): "go.opentelemetry.io/collector/receiver/otlpreceiver v0.161.0",
 		prometheusreceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver v0.161.0",
 		pprofscrapereceiver.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
+		promscrapereceiver.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
 		otlptxreceiver.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
 	})
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,15 +59,59 @@ type componentEntry struct {
 }
 
 func TestComponentsListsEveryManifestEntry(t *testing.T) {
-	raw, err := os.ReadFile("../builder-config.yaml")
-	require.NoError(t, err)
-	var want manifest
-	require.NoError(t, yaml.Unmarshal(raw, &want))
+	checkComponentsListManifest(t, "../builder-config.yaml", collectorBinary(t))
+}
 
-	out, err := exec.Command(collectorBinary(t), "components").Output()
+func TestSidecarComponentsListEveryManifestEntry(t *testing.T) {
+	checkComponentsListManifest(t, "../builder-config-sidecar.yaml", binaries.SidecarCollectorForTest(t))
+}
+
+// TestSidecarDistributionHasExactlyWhatSidecarYAMLUses keeps the slim build slim: its components are the ones
+// config/sidecar.yaml names plus what an operator needs to debug one sidecar (health_check, pprof, debug), no more.
+func TestSidecarDistributionHasExactlyWhatSidecarYAMLUses(t *testing.T) {
+	raw, err := os.ReadFile("config/sidecar.yaml")
+	require.NoError(t, err)
+	var cfg map[string]any
+	require.NoError(t, yaml.Unmarshal(raw, &cfg))
+	want := map[string][]string{"extensions": {"health_check", "pprof"}, "exporters": {"debug"}}
+	for _, kind := range []string{"receivers", "processors", "exporters", "extensions"} {
+		section, _ := cfg[kind].(map[string]any)
+		for id := range section {
+			typ, _, _ := strings.Cut(id, "/")
+			if !slices.Contains(want[kind], typ) {
+				want[kind] = append(want[kind], typ)
+			}
+		}
+	}
+
+	got := listComponents(t, binaries.SidecarCollectorForTest(t))
+	for kind, entries := range map[string][]componentEntry{
+		"receivers": got.Receivers, "processors": got.Processors, "exporters": got.Exporters, "extensions": got.Extensions,
+	} {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name)
+		}
+		assert.ElementsMatch(t, want[kind], names, "%s of otelcol-ready-sidecar", kind)
+	}
+}
+
+func listComponents(t *testing.T, bin string) componentsOutput {
+	t.Helper()
+	out, err := exec.Command(bin, "components").Output()
 	require.NoError(t, err)
 	var got componentsOutput
 	require.NoError(t, yaml.Unmarshal(out, &got))
+	return got
+}
+
+func checkComponentsListManifest(t *testing.T, manifestPath, bin string) {
+	t.Helper()
+	raw, err := os.ReadFile(manifestPath)
+	require.NoError(t, err)
+	var want manifest
+	require.NoError(t, yaml.Unmarshal(raw, &want))
+	got := listComponents(t, bin)
 
 	for _, kind := range []struct {
 		name string

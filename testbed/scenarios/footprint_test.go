@@ -3,19 +3,49 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/otelcol-ready/otelcol-ready/testbed/testbed"
 )
 
+// footprint is one sidecar binary's measurement on the footprint load.
+type footprint struct {
+	binary     string
+	cpuShare   float64
+	peakRSS    float64
+	peakAnon   float64
+	scraped    int64
+	binarySize float64
+}
+
 // TestSidecarFootprint (scenario 5) runs the shipped sidecar config (distro/config/sidecar.yaml, unchanged, through
-// its ${env:} variables) next to one Go service (demoapp) that the prometheus receiver scrapes every 10 s, plus
-// 1,000 items/s of application telemetry over OTLP/gRPC; the gateway is the mock backend's OTLP-TX endpoint (the
-// shipped sidecar exports with otlptx). It prints the sidecar's
-// CPU share and peak RSS and asserts that the telemetry and the scraped metrics arrive.
+// its ${env:} variables) next to one Go service (demoapp) scraped every 10 s, plus 1,000 items/s of application
+// telemetry over OTLP/gRPC; the gateway is the mock backend's OTLP-TX endpoint (the shipped sidecar exports with
+// otlptx). It prints each binary's CPU share and peak RSS and asserts that the telemetry and the scraped metrics
+// arrive. The short mode (make test) runs the slim otelcol-ready-sidecar only; the full mode runs it and the full
+// otelcol-ready one after the other on the same load and prints them side by side.
 func TestSidecarFootprint(t *testing.T) {
-	bin := scenarioSetup(t)
+	type sidecarBinary struct{ name, path string }
+	runs := []sidecarBinary{{"otelcol-ready-sidecar", binaries.SidecarCollectorForTest(t)}}
+	if testbed.Full() {
+		runs = append(runs, sidecarBinary{"otelcol-ready", scenarioSetup(t)})
+	}
+	var results []footprint
+	for _, b := range runs {
+		t.Run(b.name, func(t *testing.T) { results = append(results, runSidecarFootprint(t, b.name, b.path)) })
+	}
+	var table strings.Builder
+	fmt.Fprintf(&table, "%-22s %10s %14s %14s %12s %8s\n", "binary", "CPU share", "peak RSS MiB", "peak anon MiB", "binary MiB", "scraped")
+	for _, r := range results {
+		fmt.Fprintf(&table, "%-22s %9.2f%% %14.1f %14.1f %12.1f %8d\n", r.binary, 100*r.cpuShare, r.peakRSS, r.peakAnon, r.binarySize, r.scraped)
+	}
+	t.Logf("sidecar footprint, same load (1,000 items/s OTLP + one Go service scraped every 10 s):\n%s", table.String())
+}
+
+func runSidecarFootprint(t *testing.T, binaryName, bin string) footprint {
 	mon := newMonitor(t)
 	app := testbed.StartDemoApp(t, demoAppBinary(t), testbed.DemoAppOptions{Modes: []string{"healthy"}, Monitor: mon})
 	backend := testbed.StartMockBackend(t)
@@ -57,12 +87,14 @@ func TestSidecarFootprint(t *testing.T) {
 	}
 	app.Stop()
 	demo := mon.Usage("demoapp")
-	t.Logf("sidecar: %.2f CPU s over %.1f s wall = %.1f%% of one core; peak RSS %.1f MiB (anonymous %.1f MiB); "+
-		"demoapp peak RSS %.1f MiB; %d scraped data points", cpu, wall.Seconds(), 100*cpu/wall.Seconds(),
-		mib(usage.PeakRSSBytes), mib(usage.PeakAnonRSSBytes), mib(demo.PeakRSSBytes), backend.Untracked())
+	size := fileMiB(t, bin)
+	t.Logf("%s: %.2f CPU s over %.1f s wall = %.1f%% of one core; peak RSS %.1f MiB (anonymous %.1f MiB); "+
+		"binary %.1f MiB; demoapp peak RSS %.1f MiB; %d scraped data points", binaryName, cpu, wall.Seconds(),
+		100*cpu/wall.Seconds(), mib(usage.PeakRSSBytes), mib(usage.PeakAnonRSSBytes), size, mib(demo.PeakRSSBytes),
+		backend.Untracked())
 	recordRow(t, testbed.Row{
 		Scenario:   "5-sidecar-footprint",
-		Transport:  "otlp-grpc + prometheus/pprofscrape -> distro sidecar.yaml -> otlptx",
+		Transport:  "otlp-grpc + promscrape/pprofscrape -> " + binaryName + " sidecar.yaml -> otlptx",
 		Items:      st.Sent,
 		Seconds:    wall.Seconds(),
 		CPUSeconds: cpu,
@@ -71,10 +103,24 @@ func TestSidecarFootprint(t *testing.T) {
 		BytesOut:   backend.WireBytes(),
 		Lost:       int64(res.Lost()),
 		Duplicated: res.Duplicated(),
-		Notes: fmt.Sprintf("%.0f items/s + one Go service scraped every 10 s; peak anon RSS %.0f MiB; %d scraped points",
-			rate, mib(usage.PeakAnonRSSBytes), backend.Untracked()),
+		Notes: fmt.Sprintf("%s (%.0f MiB binary); %.0f items/s + one Go service scraped every 10 s; peak anon RSS %.0f MiB; %d scraped points",
+			binaryName, size, rate, mib(usage.PeakAnonRSSBytes), backend.Untracked()),
 	})
 	if err := sidecar.Stop(); err != nil {
 		t.Errorf("graceful stop: %v", err)
 	}
+	return footprint{
+		binary: binaryName, cpuShare: cpu / wall.Seconds(), peakRSS: mib(usage.PeakRSSBytes),
+		peakAnon: mib(usage.PeakAnonRSSBytes), scraped: backend.Untracked(), binarySize: size,
+	}
+}
+
+// fileMiB is the size of a file (here the binary the sidecar runs) in MiB.
+func fileMiB(t *testing.T, path string) float64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("binary size: %v", err)
+	}
+	return mib(st.Size())
 }

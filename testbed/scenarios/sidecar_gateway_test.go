@@ -18,7 +18,8 @@ import (
 //   - testbed-configs: OTLP/gRPC between the tiers (configs/tier.yaml.tmpl); duplicates are counted and reported
 //     (upstream exporterhelper's persistent queue is at-least-once).
 //   - shipped-configs: distro/config/sidecar.yaml and gateway.yaml unchanged (OTLP-TX between the tiers, plain
-//     HTTP; OTLP/gRPC from the gateway to the backend); duplicates are counted and reported.
+//     HTTP; OTLP/gRPC from the gateway to the backend), the sidecar on the slim otelcol-ready-sidecar; duplicates
+//     are counted and reported.
 //   - otlptx-tls: the shipped configs plus overlays (configs/otlptx-tls-*.overlay.yaml.tmpl): TLS on the OTLP-TX
 //     hop with a CA generated for the test, and OTLP-TX from the gateway to the backend too. Zero duplicates is
 //     asserted as well: every item arrives exactly once, count and identity (issue 6's acceptance).
@@ -97,7 +98,8 @@ func shippedTiersWith(t *testing.T, bin string, mon *testbed.ResourceMonitor, ba
 		},
 	})
 	sidecarGRPC, sidecarHTTP := testbed.FreeEndpoint(t), testbed.FreeEndpoint(t)
-	sidecar := testbed.NewCollector(t, bin, testbed.CollectorConfig{
+	// The shipped sidecar config runs on the slim otelcol-ready-sidecar, as the deploy manifests run it.
+	sidecar := testbed.NewCollector(t, binaries.SidecarCollectorForTest(t), testbed.CollectorConfig{
 		Name: "sidecar", Template: sidecarConfig, Overlays: sidecarOverlays, Vars: vars, Monitor: mon,
 		Env: append(sidecarServiceEnv(t, testbed.FreeEndpoint(t)),
 			"OTELCOL_READY_OTLP_GRPC_ENDPOINT="+sidecarGRPC,
@@ -108,7 +110,7 @@ func shippedTiersWith(t *testing.T, bin string, mon *testbed.ResourceMonitor, ba
 	return sidecar, gateway, sidecarGRPC, sidecarHTTP
 }
 
-// sidecarServiceEnv points the shipped sidecar's scrapers (prometheus, pprofscrape) at goService and keeps its
+// sidecarServiceEnv points the shipped sidecar's scrapers (promscrape, pprofscrape) at goService and keeps its
 // capture files in the test's temp dir. When nothing listens at goService, the scrapes fail and only add series
 // without a testbed.id ("up", pprofscrape.target.up).
 func sidecarServiceEnv(t *testing.T, goService string) []string {

@@ -13,6 +13,10 @@ import (
 // EnvCollectorBinary names the environment variable that points at a prebuilt otelcol-ready binary.
 const EnvCollectorBinary = "OTELCOL_READY_BIN"
 
+// EnvSidecarCollectorBinary names the environment variable that points at a prebuilt otelcol-ready-sidecar binary
+// (the slim distribution built from builder-config-sidecar.yaml).
+const EnvSidecarCollectorBinary = "OTELCOL_READY_SIDECAR_BIN"
+
 // EnvDemoAppBinary names the environment variable that points at a prebuilt demoapp binary.
 const EnvDemoAppBinary = "DEMOAPP_BIN"
 
@@ -23,6 +27,10 @@ type Binaries struct {
 	collectorOnce sync.Once
 	collectorPath string
 	collectorErr  error
+
+	sidecarOnce sync.Once
+	sidecarPath string
+	sidecarErr  error
 
 	demoOnce sync.Once
 	demoPath string
@@ -48,6 +56,21 @@ func (b *Binaries) Collector() (string, error) {
 		b.collectorPath = out
 	})
 	return b.collectorPath, b.collectorErr
+}
+
+// SidecarCollector returns the slim otelcol-ready-sidecar binary: $OTELCOL_READY_SIDECAR_BIN when set, otherwise
+// it runs `go build -o <workDir>/otelcol-ready-sidecar ./distro-sidecar` from the repository root once.
+func (b *Binaries) SidecarCollector() (string, error) {
+	b.sidecarOnce.Do(func() {
+		if p := os.Getenv(EnvSidecarCollectorBinary); p != "" {
+			b.sidecarPath, b.sidecarErr = checkExecutable(p, EnvSidecarCollectorBinary)
+			return
+		}
+		out := filepath.Join(b.workDir, "otelcol-ready-sidecar")
+		b.sidecarErr = goBuild(out, "./distro-sidecar", nil)
+		b.sidecarPath = out
+	})
+	return b.sidecarPath, b.sidecarErr
 }
 
 // DemoApp returns the demo service binary: $DEMOAPP_BIN when set, otherwise it builds ./testbed/cmd/demoapp once

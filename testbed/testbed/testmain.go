@@ -43,6 +43,20 @@ func (b *Binaries) CollectorForTest(tb testing.TB) string {
 	return bin
 }
 
+// SidecarCollectorForTest returns the slim otelcol-ready-sidecar binary, skipping the test under -short and failing
+// it when the binary cannot be had.
+func (b *Binaries) SidecarCollectorForTest(tb testing.TB) string {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("runs the real otelcol-ready-sidecar binary; skipped with -short")
+	}
+	bin, err := b.SidecarCollector()
+	if err != nil {
+		tb.Fatalf("otelcol-ready-sidecar binary: %v", err)
+	}
+	return bin
+}
+
 // DemoAppForTest returns the demo service binary, failing the test when it cannot be had.
 func (b *Binaries) DemoAppForTest(tb testing.TB) string {
 	tb.Helper()
