@@ -218,6 +218,22 @@ func simZoo(seed uint64) []simService {
 				}
 				return 0.5
 			}},
+		// A small heap at the GC's 4 MB minimum: allocation per cycle stays a large share of the goal in the storm
+		// (big allocations), so only the fall of bytes per cycle against the service's own baseline tells.
+		{name: "gcstorm-small-heap", expect: KindGCFrequency, onset: 3 * time.Minute, target: 40 * time.Second,
+			goroutines: wander(100, 0.1, seed+14), liveHeap: func(time.Duration, *rand.Rand) float64 { return 1 << 20 },
+			gcPerMin: func(t time.Duration) float64 {
+				if t >= 3*time.Minute {
+					return 600
+				}
+				return 40
+			},
+			allocRatio: func(t time.Duration) float64 {
+				if t >= 3*time.Minute {
+					return 0.4
+				}
+				return 0.75
+			}},
 		{name: "gcstorm-memlimit", expect: KindGCFrequency, onset: 2 * time.Minute, target: 40 * time.Second,
 			goroutines: wander(100, 0.1, seed+11), memLimit: 100e6,
 			liveHeap: func(t time.Duration, _ *rand.Rand) float64 { return 60e6 + min(35e6, 35e6*t.Seconds()/120) },

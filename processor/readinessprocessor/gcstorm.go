@@ -9,7 +9,9 @@ import (
 // gcBaseline is the learned GC rate of a series for one gc_frequency rule.
 type gcBaseline struct {
 	perMinute float64
-	learned   time.Duration // data time the baseline has been learning
+	// allocPerCycle is the learned bytes allocated per GC cycle (0: unknown). A storm lowers it; more load does not.
+	allocPerCycle float64
+	learned       time.Duration // data time the baseline has been learning
 	// strikes counts consecutive evaluations on which the rate alone (against the baseline) looked like a storm:
 	// that evidence needs two, so a burst of load does not start an episode.
 	strikes int
@@ -17,7 +19,8 @@ type gcBaseline struct {
 
 // gcMeasures are what one gc_frequency evaluation measured over the rule's window.
 type gcMeasures struct {
-	perMinute   float64 // GC cycles per minute
+	perMinute     float64 // GC cycles per minute
+	allocPerCycle float64 // bytes allocated per GC cycle; NaN when unknown
 	cycles      float64 // GC cycles in the window
 	allocRatio  float64 // bytes allocated per GC cycle / heap goal; NaN when unknown
 	pausePerMin float64 // seconds of stop-the-world pause per minute; NaN when unknown
@@ -28,7 +31,7 @@ type gcMeasures struct {
 
 // measureGC reads the GC counters of s over the rule's window.
 func (p *readinessProcessor) measureGC(s *series, r *rule, now int64) (gcMeasures, bool) {
-	m := gcMeasures{allocRatio: math.NaN(), pausePerMin: math.NaN(), cpuFraction: math.NaN()}
+	m := gcMeasures{allocRatio: math.NaN(), allocPerCycle: math.NaN(), pausePerMin: math.NaN(), cpuFraction: math.NaN()}
 	maxGap := int64(p.cfg.MaxGap)
 	window := int64(r.window)
 	// The sample just before the window is included so the window's first interval is counted.
@@ -42,11 +45,12 @@ func (p *readinessProcessor) measureGC(s *series, r *rule, now int64) (gcMeasure
 		return m, false
 	}
 	m.cycles = m.perMinute * float64(covered) / 60e9
+	if allocPerMin, ac := counter(sigAllocBytes, window); float64(ac) >= gcMinCoverage*float64(window) && m.perMinute > 0 {
+		m.allocPerCycle = allocPerMin / m.perMinute
+	}
 	if goal, ok := lastSample(s, sigHeapGoal); ok && now-goal.ts <= window && goal.v > 0 {
 		m.heapGoal = goal.v
-		if allocPerMin, ac := counter(sigAllocBytes, window); float64(ac) >= gcMinCoverage*float64(window) && m.perMinute > 0 {
-			m.allocRatio = allocPerMin / m.perMinute / goal.v
-		}
+		m.allocRatio = m.allocPerCycle / goal.v // NaN when the allocation is unknown
 	}
 	// Pause time is measured over at least a minute: single pauses are uneven.
 	if pause, pc := counter(sigGCPauseTotal, max(window, int64(time.Minute))); pc > 0 && float64(pc) >= gcMinCoverage*float64(window) {
@@ -109,8 +113,12 @@ func (p *readinessProcessor) evalGCFrequency(s *series, r *rule, now int64) (ver
 	baselineReady := r.baselineMultiple > 0 && b.learned >= r.baselineWarmup
 	baselineLimit := math.Max(b.perMinute, r.minBaselinePerMinute) * r.baselineMultiple
 	if baselineReady {
-		// More load raises the GC rate with a normal allocation per cycle; a storm lowers it.
+		// More load raises the GC rate with the same allocation per cycle; a storm lowers it: the GC now runs after
+		// allocating at most half of what it used to (or, with no learned allocation, a small share of its goal).
 		plausible := !ratioKnown || m.allocRatio <= 2*r.maxAllocRatio
+		if b.allocPerCycle > 0 && !math.IsNaN(m.allocPerCycle) {
+			plausible = m.allocPerCycle <= 0.5*b.allocPerCycle
+		}
 		if m.perMinute > baselineLimit && plausible {
 			b.strikes++
 		} else {
@@ -124,16 +132,27 @@ func (p *readinessProcessor) evalGCFrequency(s *series, r *rule, now int64) (ver
 	// Learn only from windows that look calm by every measure, never during an episode: a storm, or a warm-up that
 	// storms, does not teach the rule that storms are normal. The baseline follows a falling rate quickly and a
 	// rising one slowly, so a storm that starts while it is young still stands out.
-	looksCalm := !ratioKnown || m.allocRatio > 2*r.maxAllocRatio
+	looksCalm := (!ratioKnown || m.allocRatio > 2*r.maxAllocRatio) && b.strikes == 0
 	if r.baselineMultiple > 0 && !firing && !active && looksCalm {
-		interval := float64(p.cfg.EvaluationInterval)
+		slowRise := math.Min(1, float64(p.cfg.EvaluationInterval)/float64(baselineRiseTime))
 		switch {
 		case b.learned == 0:
 			b.perMinute = m.perMinute
 		case m.perMinute < b.perMinute:
 			b.perMinute += 0.5 * (m.perMinute - b.perMinute)
 		default:
-			b.perMinute += math.Min(1, interval/float64(baselineRiseTime)) * (m.perMinute - b.perMinute)
+			b.perMinute += slowRise * (m.perMinute - b.perMinute)
+		}
+		// Bytes per cycle: a fall is what a storm looks like, so the baseline follows it slowly, and a rise quickly.
+		if a := m.allocPerCycle; !math.IsNaN(a) && a > 0 {
+			switch {
+			case b.allocPerCycle == 0:
+				b.allocPerCycle = a
+			case a > b.allocPerCycle:
+				b.allocPerCycle += 0.5 * (a - b.allocPerCycle)
+			default:
+				b.allocPerCycle += slowRise * (a - b.allocPerCycle)
+			}
 		}
 		b.learned += p.cfg.EvaluationInterval
 	}
@@ -144,6 +163,12 @@ func (p *readinessProcessor) evalGCFrequency(s *series, r *rule, now int64) (ver
 		}
 		if ratioKnown {
 			d["alloc_per_cycle_ratio"] = fmtFloat(m.allocRatio)
+		}
+		if !math.IsNaN(m.allocPerCycle) {
+			d["alloc_bytes_per_cycle"] = fmtFloat(m.allocPerCycle)
+			if b.allocPerCycle > 0 {
+				d["baseline_alloc_bytes_per_cycle"] = fmtFloat(b.allocPerCycle)
+			}
 		}
 		if m.heapGoal > 0 {
 			d["heap_goal_bytes"] = fmtFloat(m.heapGoal)
