@@ -21,12 +21,12 @@ type gcBaseline struct {
 type gcMeasures struct {
 	perMinute     float64 // GC cycles per minute
 	allocPerCycle float64 // bytes allocated per GC cycle; NaN when unknown
-	cycles      float64 // GC cycles in the window
-	allocRatio  float64 // bytes allocated per GC cycle / heap goal; NaN when unknown
-	pausePerMin float64 // seconds of stop-the-world pause per minute; NaN when unknown
-	cpuFraction float64 // runtime-reported GC CPU fraction; NaN when unknown
-	heapGoal    float64
-	memLimit    float64 // 0 when unknown or unset
+	cycles        float64 // GC cycles in the window
+	allocRatio    float64 // bytes allocated per GC cycle / heap goal; NaN when unknown
+	pausePerMin   float64 // seconds of stop-the-world pause per minute; NaN when unknown
+	cpuFraction   float64 // runtime-reported GC CPU fraction; NaN when unknown
+	heapGoal      float64
+	memLimit      float64 // 0 when unknown or unset
 }
 
 // measureGC reads the GC counters of s over the rule's window.
