@@ -225,13 +225,28 @@ type zooResult struct {
 }
 
 func scoreZoo(services []*testbed.FaultZoo, logPath string) []zooResult {
+	labels := make([]testbed.ZooLabel, len(services))
+	times := map[string][2]time.Time{}
+	for i, z := range services {
+		labels[i] = z.Label()
+		times[labels[i].Name] = [2]time.Time{z.FirstStart(), z.OnsetAt()}
+	}
+	return scoreZooRecords(labels, func(l testbed.ZooLabel) (time.Time, time.Time) {
+		ts := times[l.Name]
+		return ts[0], ts[1]
+	}, logPath)
+}
+
+// scoreZooRecords scores each labelled service from the collector's log; startAndOnset gives the service's start
+// and fault onset.
+func scoreZooRecords(labels []testbed.ZooLabel, startAndOnset func(testbed.ZooLabel) (started, onset time.Time), logPath string) []zooResult {
 	started := readinessLogRecords(logPath, "readiness anomaly started")
 	attributions := readinessLogRecords(logPath, "readiness: leak attribution")
 	captures := readinessLogRecords(logPath, "readiness: capture taken")
-	results := make([]zooResult, 0, len(services))
-	for _, z := range services {
-		l := z.Label()
-		r := zooResult{Label: l, Started: z.FirstStart(), Onset: z.OnsetAt()}
+	results := make([]zooResult, 0, len(labels))
+	for _, l := range labels {
+		r := zooResult{Label: l}
+		r.Started, r.Onset = startAndOnset(l)
 		for _, rec := range started {
 			if rec["service.name"] != l.Name {
 				continue
