@@ -9,17 +9,21 @@ import (
 // chanSendLeakInterval starts one leaking goroutine every 200 ms: 5 a second.
 const chanSendLeakInterval = 200 * time.Millisecond
 
-// runLeakChanSend is the classic leak: a fan-out whose caller timed out and stopped reading the results channel,
-// so every worker blocks forever on its send.
+// runLeakChanSend is the classic leak: a request hands work to a goroutine with an unbuffered results channel,
+// times out and returns without reading it, so the worker blocks forever on its send. Each request has its own
+// channel, which nothing references once the request returned: the goroutineleak profile (GOEXPERIMENT=
+// goroutineleakprofile) can prove these goroutines leaked.
 func runLeakChanSend(ctx context.Context, _ *zoo) {
-	results := make(chan [32]byte) // unbuffered, and nobody receives: the bug
-	leakChanSends(ctx, results, chanSendLeakInterval)
+	leakChanSends(ctx, chanSendLeakInterval, func() chan [32]byte {
+		return make(chan [32]byte) // unbuffered, and the requester is gone: the bug
+	})
 }
 
-// leakChanSends starts a worker sending to results every interval until ctx ends and returns how many it started.
-func leakChanSends(ctx context.Context, results chan<- [32]byte, interval time.Duration) int {
+// leakChanSends starts a worker sending to a channel from newResults every interval until ctx ends and returns
+// how many it started. (Tests hand out one shared channel, so that they can drain it.)
+func leakChanSends(ctx context.Context, interval time.Duration, newResults func() chan [32]byte) int {
 	return spawnLeaks(ctx, interval, func(job int) {
-		go leakChanSendWorker(results, job)
+		go leakChanSendWorker(newResults(), job)
 	})
 }
 

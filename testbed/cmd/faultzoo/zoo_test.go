@@ -129,7 +129,7 @@ func TestLeaksGrowInTheirNamedFunction(t *testing.T) {
 		}},
 		{site: "main.leakChanSendWorker", start: func(ctx context.Context) func() {
 			results := make(chan [32]byte)
-			n := leakChanSends(ctx, results, interval)
+			n := leakChanSends(ctx, interval, func() chan [32]byte { return results })
 			return func() {
 				for range n {
 					<-results
