@@ -27,12 +27,21 @@ func runHeapGrowth(ctx context.Context, z *zoo) {
 	retainSessions(ctx, heapGrowthStep, heapGrowthPeriod)
 }
 
-// retainSessions is the bug: a session map that is written to and never pruned. It allocates the sessions itself,
-// so a heap profile names this function as the site that grows.
+// retainSessions is the bug: a session map that is written to and never pruned. It allocates the sessions in its
+// own body (not in a closure, which a profile would name main.retainSessions.func1), so a heap profile names this
+// function as the site that grows.
 func retainSessions(ctx context.Context, step int, period time.Duration) {
 	sessions := map[int][]byte{}
 	next := 0
-	every(ctx, period, func() bool {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			runtime.KeepAlive(sessions)
+			return
+		case <-tick.C:
+		}
 		for added := 0; added < step; added += sessionBytes {
 			s := make([]byte, sessionBytes)
 			for i := 0; i < len(s); i += 512 {
@@ -41,7 +50,5 @@ func retainSessions(ctx context.Context, step int, period time.Duration) {
 			sessions[next] = s
 			next++
 		}
-		return true
-	})
-	runtime.KeepAlive(sessions)
+	}
 }

@@ -6,9 +6,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,5 +233,34 @@ func TestRuntimeLiveMemoryIsBelowWhatIsMapped(t *testing.T) {
 	live := runtimeLiveMemory()
 	if live == 0 || live > 1<<40 {
 		t.Fatalf("runtimeLiveMemory() = %d", live)
+	}
+}
+
+// TestAllocationSitesAreTheNamedFunctions checks that the heap profile attributes the hot allocator's garbage and
+// the retained sessions to main.allocHot and main.retainSessions themselves (labels.yaml names them), not to a
+// closure such as main.retainSessions.func1.
+func TestAllocationSitesAreTheNamedFunctions(t *testing.T) {
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = 4096
+	defer func() { runtime.MemProfileRate = old }()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { allocHot(ctx, 8<<20) })
+	wg.Go(func() { retainSessions(ctx, 256<<10, 20*time.Millisecond) })
+	wg.Wait()
+	runtime.GC() // the profile shows allocations as of the last completed cycle
+	var buf bytes.Buffer
+	if err := pprof.Lookup("allocs").WriteTo(&buf, 1); err != nil {
+		t.Fatal(err)
+	}
+	prof := buf.String()
+	for _, fn := range []string{"allocHot", "retainSessions"} {
+		if !strings.Contains(prof, "/faultzoo."+fn+"+0x") {
+			t.Errorf("the allocs profile names no allocation in %s", fn)
+		}
+		if strings.Contains(prof, "/faultzoo."+fn+".func") {
+			t.Errorf("the allocs profile attributes allocations to a closure of %s", fn)
+		}
 	}
 }
