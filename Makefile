@@ -14,6 +14,7 @@ BIN       := $(ROOT)/distro/otelcol-ready
 SIDECAR_BIN    := $(ROOT)/distro-sidecar/otelcol-ready-sidecar
 SIDECAR_CONFIG := distro/config/sidecar.yaml
 DEMOAPP   := $(ROOT)/bin/demoapp
+FAULTZOO  := $(ROOT)/bin/faultzoo
 CONFIG    ?= distro/config/local.yaml
 CONFIGS   := $(wildcard distro/config/*.yaml)
 # Packages that start goroutines of their own run under the race detector.
@@ -56,6 +57,10 @@ run: build ## Build and run the collector with distro/config/local.yaml (CONFIG=
 .PHONY: demoapp
 demoapp: ## Build the demo Go service (GOEXPERIMENT=goroutineleakprofile, so goroutineleak is served).
 	GOEXPERIMENT=goroutineleakprofile $(GO) build -o $(DEMOAPP) ./testbed/cmd/demoapp
+
+.PHONY: faultzoo
+faultzoo: ## Build the fault zoo of the readiness zoo scenario (GOEXPERIMENT=goroutineleakprofile, like demoapp).
+	GOEXPERIMENT=goroutineleakprofile $(GO) build -o $(FAULTZOO) ./testbed/cmd/faultzoo
 
 .PHONY: demo
 demo: build demoapp ## Run the demo service (leaking goroutines) next to the collector on local.yaml.
@@ -114,12 +119,12 @@ check-deploy: ## Fail when deploy/ embeds configs that differ from distro/config
 	$(GO) run ./deploy/gen -check
 
 .PHONY: test
-test: lint check-distro check-generate check-deploy validate demoapp ## Everything: lint, freshness, config validation, unit, e2e, fuzz.
-	OTELCOL_READY_BIN=$(BIN) OTELCOL_READY_SIDECAR_BIN=$(SIDECAR_BIN) DEMOAPP_BIN=$(DEMOAPP) $(MAKE) --no-print-directory unit
+test: lint check-distro check-generate check-deploy validate demoapp faultzoo ## Everything: lint, freshness, config validation, unit, e2e, fuzz.
+	OTELCOL_READY_BIN=$(BIN) OTELCOL_READY_SIDECAR_BIN=$(SIDECAR_BIN) DEMOAPP_BIN=$(DEMOAPP) FAULTZOO_BIN=$(FAULTZOO) $(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory fuzz FUZZ_TARGETS="$(TEST_FUZZ_TARGETS)"
 
 .PHONY: bench
-bench: build demoapp ## Benchmarks and full testbed scenarios, printed side by side with upstream alternatives.
+bench: build demoapp faultzoo ## Benchmarks and full testbed scenarios, printed side by side with upstream alternatives.
 	$(GO) test -run '^$$' -bench . -benchmem $(RACE_PKGS)
-	TESTBED_FULL=1 OTELCOL_READY_BIN=$(BIN) OTELCOL_READY_SIDECAR_BIN=$(SIDECAR_BIN) DEMOAPP_BIN=$(DEMOAPP) $(GO) test -count=1 -timeout 40m ./testbed/scenarios/
+	TESTBED_FULL=1 OTELCOL_READY_BIN=$(BIN) OTELCOL_READY_SIDECAR_BIN=$(SIDECAR_BIN) DEMOAPP_BIN=$(DEMOAPP) FAULTZOO_BIN=$(FAULTZOO) $(GO) test -count=1 -timeout 55m ./testbed/scenarios/
 	$(GO) run ./testbed/cmd/report -mode full

@@ -20,6 +20,9 @@ const EnvSidecarCollectorBinary = "OTELCOL_READY_SIDECAR_BIN"
 // EnvDemoAppBinary names the environment variable that points at a prebuilt demoapp binary.
 const EnvDemoAppBinary = "DEMOAPP_BIN"
 
+// EnvFaultZooBinary names the environment variable that points at a prebuilt faultzoo binary.
+const EnvFaultZooBinary = "FAULTZOO_BIN"
+
 // Binaries resolves (and when needed builds, once per test process) the binaries the scenarios run.
 type Binaries struct {
 	workDir string
@@ -35,6 +38,10 @@ type Binaries struct {
 	demoOnce sync.Once
 	demoPath string
 	demoErr  error
+
+	zooOnce sync.Once
+	zooPath string
+	zooErr  error
 }
 
 // NewBinaries returns a resolver that builds missing binaries into workDir (a TestMain temp directory).
@@ -86,6 +93,21 @@ func (b *Binaries) DemoApp() (string, error) {
 		b.demoPath = out
 	})
 	return b.demoPath, b.demoErr
+}
+
+// FaultZoo returns the fault zoo binary: $FAULTZOO_BIN when set, otherwise it builds ./testbed/cmd/faultzoo once
+// with GOEXPERIMENT=goroutineleakprofile (as demoapp, so /debug/pprof/goroutineleak is served).
+func (b *Binaries) FaultZoo() (string, error) {
+	b.zooOnce.Do(func() {
+		if p := os.Getenv(EnvFaultZooBinary); p != "" {
+			b.zooPath, b.zooErr = checkExecutable(p, EnvFaultZooBinary)
+			return
+		}
+		out := filepath.Join(b.workDir, "faultzoo")
+		b.zooErr = goBuild(out, "./testbed/cmd/faultzoo", []string{"GOEXPERIMENT=goroutineleakprofile"})
+		b.zooPath = out
+	})
+	return b.zooPath, b.zooErr
 }
 
 func checkExecutable(path, envName string) (string, error) {

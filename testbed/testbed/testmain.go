@@ -66,3 +66,13 @@ func (b *Binaries) DemoAppForTest(tb testing.TB) string {
 	}
 	return bin
 }
+
+// FaultZooForTest returns the fault zoo binary, failing the test when it cannot be had.
+func (b *Binaries) FaultZooForTest(tb testing.TB) string {
+	tb.Helper()
+	bin, err := b.FaultZoo()
+	if err != nil {
+		tb.Fatalf("faultzoo binary: %v", err)
+	}
+	return bin
+}
