@@ -21,38 +21,6 @@ import (
 // treats it as service code, as it treats package main in a service.
 const thisPackage = "github.com/otelcol-ready/otelcol-ready/receiver/pprofscrapereceiver"
 
-func TestPackagePathAndServiceCode(t *testing.T) {
-	tests := []struct {
-		function string
-		pkg      string
-		service  bool
-	}{
-		{"runtime.gopark", "runtime", false},
-		{"runtime.goexit", "runtime", false},
-		{"sync.(*Mutex).Lock", "sync", false},
-		{"internal/sync.(*Mutex).lockSlow", "internal/sync", false},
-		{"internal/poll.(*FD).Read", "internal/poll", false},
-		{"net.(*netFD).Read", "net", false},
-		{"net/http.(*persistConn).readLoop", "net/http", false},
-		{"bufio.(*Reader).fill", "bufio", false},
-		{"crypto/tls.(*Conn).Read", "crypto/tls", false},
-		{"encoding/json.Unmarshal", "encoding/json", false},
-		{"vendor/golang.org/x/net/http2/hpack.(*Decoder).Write", "vendor/golang.org/x/net/http2/hpack", false},
-		{"type:.eq.[2]interface {}", "type:", false},
-		{"main.lockedUpdater", "main", true},
-		{"main.main.func1", "main", true},
-		{"github.com/acme/shop/cart.(*Store).Add", "github.com/acme/shop/cart", true},
-		{"github.com/acme/shop/cart.Map[go.shape.int,go.shape.string]", "github.com/acme/shop/cart", true},
-		{"gopkg.in/yaml%2ev3.(*parser).parse", "gopkg.in/yaml%2ev3", true},
-		{"golang.org/x/net/http2.(*serverConn).serve", "golang.org/x/net/http2", true},
-		{"nopackage", "", false},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.pkg, packagePath(tt.function), tt.function)
-		assert.Equal(t, tt.service, isServiceFunction(tt.function), tt.function)
-	}
-}
-
 //go:noinline
 func lockedUpdater(mu *sync.Mutex, counter *int) {
 	mu.Lock()

@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/otelcol-ready/otelcol-ready/pkg/gostack"
 )
 
 // sample has the fields of the processor recorder's sample plus total_alloc and sites.
@@ -343,28 +345,36 @@ func (z *zooProcess) leakedGoroutines() (float64, error) {
 	return strconv.ParseFloat(string(m[1]), 64)
 }
 
-// goroutineSites counts goroutines per site in a goroutine?debug=1 dump: a site is the first frame of a stack
-// that is not in the runtime, sync or internal packages (where every blocked goroutine waits), so a goroutine
-// blocked in sync.(*Mutex).Lock counts for the function that called Lock. Stacks with no such frame count as
-// "(runtime)".
+// goroutineSites counts goroutines per site in a goroutine?debug=1 dump, a site being the owner of the stack by
+// gostack.Owner: the rule pprofscrape's pprofscrape.goroutine.site.count uses, so the recordings name sites as the
+// collector does (a goroutine blocked in sync.(*Mutex).Lock counts for the function that called Lock; one blocked
+// reading an unclosed response body for net/http.(*persistConn).readLoop).
 func goroutineSites(dump []byte) map[string]int64 {
 	sites := map[string]int64{}
-	var count int64
-	named := true
+	var (
+		count  int64
+		frames []string
+	)
 	flush := func() {
-		if !named {
-			sites["(runtime)"] += count
+		switch {
+		case count == 0:
+		case len(frames) == 0:
+			sites["(unknown)"] += count // no symbolised frame
+		default:
+			owner, _ := gostack.Owner(len(frames), func(i int) string { return frames[i] }, gostack.GoroutineStacks)
+			sites[frames[owner]] += count
 		}
+		count, frames = 0, frames[:0]
 	}
 	for line := range strings.SplitSeq(string(dump), "\n") {
 		if n, rest, ok := strings.Cut(line, " @ "); ok && rest != "" && !strings.HasPrefix(line, "#") {
 			if c, err := strconv.ParseInt(n, 10, 64); err == nil {
 				flush()
-				count, named = c, false
+				count = c
 				continue
 			}
 		}
-		if named || !strings.HasPrefix(line, "#\t0x") {
+		if !strings.HasPrefix(line, "#\t0x") {
 			continue
 		}
 		fields := strings.Fields(line)
@@ -375,19 +385,10 @@ func goroutineSites(dump []byte) map[string]int64 {
 		if i := strings.LastIndex(fn, "+0x"); i > 0 {
 			fn = fn[:i]
 		}
-		if isWaitFrame(fn) {
-			continue
-		}
-		sites[fn] += count
-		named = true
+		frames = append(frames, fn)
 	}
 	flush()
 	return sites
-}
-
-func isWaitFrame(fn string) bool {
-	return strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "sync.") ||
-		strings.HasPrefix(fn, "internal/") || fn == "time.Sleep"
 }
 
 // topSites keeps the n biggest sites and adds the rest up under "(other)".

@@ -14,7 +14,7 @@ func TestGoroutineSites(t *testing.T) {
 		"\n" +
 		"10 @ 0x48c0ce 0x4685a5 0x493a61\n" +
 		"#\t0x66fa8f\tnet/http.(*persistConn).readLoop+0xc04\t/usr/local/go/src/net/http/transport.go:2400\n" +
-		"#\t0x66fa90\tmain.caller+0x10\t/src/x.go:1\n" +
+		"#\t0x4a1234\truntime.goexit+0x1\t/usr/local/go/src/runtime/asm_amd64.s:1700\n" +
 		"\n" +
 		"2 @ 0x420ec9 0x48e358 0x493a61\n" +
 		"\n" +
@@ -24,7 +24,7 @@ func TestGoroutineSites(t *testing.T) {
 	want := map[string]int64{
 		"main.lockedUpdater":               47,
 		"net/http.(*persistConn).readLoop": 10,
-		"(runtime)":                        2,
+		"(unknown)":                        2,
 		"main.run":                         1,
 	}
 	if got := goroutineSites([]byte(dump)); !maps.Equal(got, want) {

@@ -1,0 +1,88 @@
+package readinessprocessor
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// zooRecording is a real-time recording of one fault zoo service (testbed/cmd/faultzoo/record): its runtime
+// metrics and goroutines per call site every 10 s, with what the readiness rules must find in it.
+type zooRecording struct {
+	Scenario      string          `json:"scenario"`
+	Kind          string          `json:"kind"`
+	OnsetMillis   int64           `json:"onset_ms"`
+	ExpectedSites []string        `json:"expected_sites"`
+	Samples       []runtimeSample `json:"samples"`
+}
+
+const zooSeriesDir = "../../testbed/cmd/faultzoo/testdata/series"
+
+// The zoo's real Go programs, replayed through the default rules as pprofscrape sends them (with per-site counts)
+// and as the prometheus receiver does (total counts only).
+func TestZooRecordings(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(zooSeriesDir, "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "recordings in %s", zooSeriesDir)
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		require.NoError(t, err)
+		var rec zooRecording
+		require.NoError(t, json.Unmarshal(data, &rec))
+		for _, n := range []naming{namingPprofscrape, namingPrometheus} {
+			t.Run(rec.Scenario+"/"+n.String(), func(t *testing.T) {
+				h := newHarness(t, testConfig(defaultRulesAnnotating()...))
+				h.replay(n, serviceResource(rec.Scenario, "a"), rec.Samples)
+				starts := h.logs.FilterMessage("readiness anomaly started").All()
+				if rec.Kind == "" || rec.Kind == "none" {
+					assert.Empty(t, starts, "a healthy shape raised an episode")
+					return
+				}
+				onset := time.Duration(rec.OnsetMillis) * time.Millisecond
+				var found bool
+				for _, e := range starts {
+					fields := e.ContextMap()
+					if fields["kind"] != rec.Kind {
+						t.Errorf("unexpected episode: %v", fields)
+						continue
+					}
+					if found {
+						continue
+					}
+					found = true
+					latency := startOffset(t, e) - onset
+					t.Logf("latency %s: %v", latency, fields)
+					assert.GreaterOrEqual(t, latency, time.Duration(0), "flagged before the onset")
+					if site, ok := fields["top_site"].(string); ok && n == namingPprofscrape && len(rec.ExpectedSites) > 0 {
+						assert.Truef(t, containsAny(site, rec.ExpectedSites), "named %s, want one of %v", site, rec.ExpectedSites)
+					}
+				}
+				assert.True(t, found, "the %s fault was not flagged", rec.Kind)
+			})
+		}
+	}
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultRulesAnnotating are the default rules with the annotate action only (no broker in these tests).
+func defaultRulesAnnotating() []RuleConfig {
+	rules := defaultRules()
+	for i := range rules {
+		rules[i].Actions = []string{ActionAnnotate}
+	}
+	return rules
+}
