@@ -168,6 +168,10 @@ func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict,
 	switch {
 	case totalFires:
 		evidence, slope = "total", total.slopePerMin
+		if r == p.siteRule && len(s.sites) > 0 && !st.active {
+			// Name the site whose goroutines grew most over the horizon the total rose on.
+			site.name, site.rise.growth, site.rise.horizon = p.siteThatGrew(s, now, total.horizon)
+		}
 	case site.rise.firing && site.streak >= siteStreakToFire:
 		evidence, slope = "call site", site.rise.slopePerMin
 	}
@@ -273,6 +277,34 @@ func (p *readinessProcessor) judgeSites(s *series, r *rule, now int64) siteFindi
 	}
 	s.siteFinding = best
 	return best
+}
+
+// siteThatGrew returns the call site whose goroutine count rose fastest over the horizon before now (robust slope
+// × horizon). A site that appeared within the horizon, while others were already read, rose from nothing: it gets
+// a count of zero just before its first.
+func (p *readinessProcessor) siteThatGrew(s *series, now int64, horizon time.Duration) (name string, growth float64, h time.Duration) {
+	start := now - int64(horizon)
+	for site, rg := range s.sites {
+		samples := rg.window(p.scratch.samples[:0], start, now)
+		p.scratch.samples = samples
+		if len(samples) < 2 {
+			continue
+		}
+		pts := p.scratch.buckets[:0]
+		if first := samples[0].ts; first > s.sitesSince && first > start {
+			step := (samples[len(samples)-1].ts - first) / int64(len(samples)-1)
+			pts = append(pts, floorPoint{x: float64(first-step-start) / 1e9})
+		}
+		for _, smp := range samples {
+			pts = append(pts, floorPoint{x: float64(smp.ts-start) / 1e9, y: smp.v})
+		}
+		p.scratch.buckets = pts
+		slope, _ := theilSenPoints(pts, &p.scratch)
+		if g := slope * horizon.Seconds(); g > 0 && (g > growth || (g == growth && site < name)) {
+			name, growth = site, g
+		}
+	}
+	return name, growth, horizon
 }
 
 // siteRecentSlope is the recent slope of one call site's goroutine count.

@@ -104,21 +104,28 @@ func (p *readinessProcessor) evalGCFrequency(s *series, r *rule, now int64) (ver
 	if r.maxPerMinute > 0 {
 		check("max_per_minute", m.perMinute > r.maxPerMinute, m.perMinute >= r.maxPerMinute*r.clearRatio)
 	}
-	if r.maxPausePerMinute > 0 && !math.IsNaN(m.pausePerMin) {
-		check("pause", m.pausePerMin > r.maxPausePerMinute, m.pausePerMin >= r.maxPausePerMinute*r.clearRatio)
-	}
+
 	if r.maxCPUFraction > 0 && !math.IsNaN(m.cpuFraction) {
 		check("cpu_fraction", m.cpuFraction > r.maxCPUFraction, m.cpuFraction >= r.maxCPUFraction*r.clearRatio)
 	}
 	baselineReady := r.baselineMultiple > 0 && b.learned >= r.baselineWarmup
 	baselineLimit := math.Max(b.perMinute, r.minBaselinePerMinute) * r.baselineMultiple
+	// The GC runs more often than the allocation explains: after a small share of its goal, or after at most half
+	// the bytes per cycle it learned. Pause time alone is not a storm: a machine short of CPU stretches every pause.
+	// (The goal counts goroutine stacks too, so a healthy service with many goroutines runs well below 0.5 of it:
+	// the service's own bytes per cycle, once learned, is the better reference.)
+	gcOutpacesAlloc := ratioKnown && m.allocRatio <= r.maxAllocRatio
+	if b.allocPerCycle > 0 && !math.IsNaN(m.allocPerCycle) {
+		gcOutpacesAlloc = m.allocPerCycle <= 0.5*b.allocPerCycle
+	}
+	if r.maxPausePerMinute > 0 && !math.IsNaN(m.pausePerMin) {
+		check("pause", m.pausePerMin > r.maxPausePerMinute && (gcOutpacesAlloc || math.IsNaN(m.allocPerCycle)) && busy,
+			m.pausePerMin >= r.maxPausePerMinute*r.clearRatio)
+	}
 	if baselineReady {
 		// More load raises the GC rate with the same allocation per cycle; a storm lowers it: the GC now runs after
 		// allocating at most half of what it used to (or, with no learned allocation, a small share of its goal).
-		plausible := !ratioKnown || m.allocRatio <= 2*r.maxAllocRatio
-		if b.allocPerCycle > 0 && !math.IsNaN(m.allocPerCycle) {
-			plausible = m.allocPerCycle <= 0.5*b.allocPerCycle
-		}
+		plausible := math.IsNaN(m.allocPerCycle) || gcOutpacesAlloc
 		if m.perMinute > baselineLimit && plausible {
 			b.strikes++
 		} else {

@@ -495,6 +495,9 @@ func (p *readinessProcessor) ingestSites(s *series, m pmetric.Metric, c *counts)
 		rg.push(sample{ts: ts, v: v})
 		rg.dropBefore(ts - p.siteRetention)
 		s.sitesLatest = max(s.sitesLatest, ts)
+		if s.sitesSince == 0 {
+			s.sitesSince = ts
+		}
 		s.latest = max(s.latest, ts)
 		if s.observedSince == 0 {
 			s.observedSince = ts

@@ -109,9 +109,9 @@ func riseOf(samples []sample, now int64, cfg *riseConfig, full bool, sc *trendSc
 		// The level the growth is relative to is where the floor was (the middle of its first three points), not
 		// where a line through a curved rise would start.
 		level := math.Max(firstFloor(pts), 0)
-		// The shortest horizon sees at most part of a wander's swing: it needs 55 % of the relative growth.
+		// A horizon of a minute or less sees at most part of a wander's swing: it needs 55 % of the relative growth.
 		minRel := cfg.minRelGrowth
-		if hi == 0 {
+		if hs <= 60 {
 			minRel *= 0.55
 		}
 		if !best.judged {

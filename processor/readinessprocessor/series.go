@@ -99,6 +99,7 @@ type series struct {
 	// sites holds the goroutine count per call site (pprofscrape stacks), at most maxSitesPerSeries.
 	sites       map[string]*ring
 	sitesLatest int64 // data time of the newest site sample
+	sitesSince  int64 // data time of the first site sample (since the series appeared or the process restarted)
 	sitesJudged int64 // sitesLatest when the sites were last judged
 	siteFinding siteFinding
 
@@ -144,7 +145,7 @@ func (s *series) restarted() {
 	for i := range s.startTimes {
 		s.startTimes[i] = 0
 	}
-	s.sites = nil
+	s.sites, s.sitesSince = nil, 0
 }
 
 // maxSitesPerSeries bounds the call sites tracked per series; the receiver already bounds what it sends.

@@ -44,10 +44,19 @@ func TestZooRecordings(t *testing.T) {
 					assert.Empty(t, starts, "a healthy shape raised an episode")
 					return
 				}
+				if n != namingPprofscrape && sitesOnlyFaults[rec.Scenario] {
+					assert.Empty(t, starts, "invisible in the total count, which is all this source has")
+					return
+				}
 				onset := time.Duration(rec.OnsetMillis) * time.Millisecond
 				var found bool
 				for _, e := range starts {
 					fields := e.ContextMap()
+					if fields["kind"] == KindHeapGrowth && rec.Kind == KindGoroutineGrowth {
+						// Leaked goroutines hold memory: the heap grows with them (each leaked HTTP connection pins
+						// its buffers), and that is reported too.
+						continue
+					}
 					if fields["kind"] != rec.Kind {
 						t.Errorf("unexpected episode: %v", fields)
 						continue
@@ -68,6 +77,9 @@ func TestZooRecordings(t *testing.T) {
 		}
 	}
 }
+
+// sitesOnlyFaults are seen only in one call site's goroutine count (per-site tracking, pprofscrape's stacks).
+var sitesOnlyFaults = map[string]bool{"leak-slow-site": true}
 
 func containsAny(s string, subs []string) bool {
 	for _, sub := range subs {
