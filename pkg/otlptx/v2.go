@@ -176,3 +176,44 @@ func appendS2(dst, src []byte) []byte {
 	enc := s2.Encode(dst[start:], src)
 	return dst[:start+len(enc)]
 }
+
+// DecodeRequest decodes a request body whose Content-Type declared version (see
+// ParseRequestContentType) and, for version 1, compression comp. A body of the other
+// version is malformed: the media type and the body must agree.
+func (c *Codec) DecodeRequest(body []byte, version uint32, comp Compression) (*Envelope, error) {
+	isV2 := IsV2Body(body)
+	switch {
+	case version == FormatVersion2 && !isV2:
+		return nil, fmt.Errorf("%w: %s body without the version-2 magic", ErrMalformed, MediaTypeV2)
+	case version != FormatVersion2 && isV2:
+		return nil, fmt.Errorf("%w: version-2 body sent as %s; send it as %s", ErrMalformed, MediaType, MediaTypeV2)
+	}
+	return c.Decode(body, comp)
+}
+
+// V1Compression is the version-1 compression closest to a version-2 one: a version-2
+// body converted for a version-1 gateway uses it.
+func V1Compression(comp Compression) Compression {
+	if comp == CompressionS2 {
+		return CompressionSnappy
+	}
+	return comp
+}
+
+// ConvertBodyToV1 turns a version-2 wire body into a version-1 body (OTLP requests, same
+// header) compressed with comp (snappy, zstd or none), for a gateway that answered 415 to
+// version 2. A version-1 body is returned as is.
+func (c *Codec) ConvertBodyToV1(body []byte, comp Compression) ([]byte, error) {
+	if !IsV2Body(body) {
+		return body, nil
+	}
+	env, err := c.decodeV2(body)
+	if err != nil {
+		return nil, fmt.Errorf("convert OTLP-TX v2 body to v1: %w", err)
+	}
+	v1, err := env.ToV1()
+	if err != nil {
+		return nil, fmt.Errorf("convert OTLP-TX v2 body to v1: %w", err)
+	}
+	return c.Encode(v1, V1Compression(comp))
+}
