@@ -26,6 +26,7 @@ type v2Decoder struct {
 	r       columnReader
 	st      decodeState
 	spanIDs []pcommon.SpanID
+	keys    []string // keys of the maps being decoded, innermost last
 }
 
 // decodedSignals is what a v2 body holds.
@@ -122,13 +123,18 @@ func (d *v2Decoder) attrs(m pcommon.Map, depth int) {
 		return
 	}
 	m.EnsureCapacity(n)
+	start := len(d.keys)
 	for range n {
-		if d.r.err != nil {
-			return
-		}
-		k := d.str(colKey)
-		d.value(m.PutEmpty(k), depth)
+		d.keys = append(d.keys, d.str(colKey))
 	}
+	for i := range n {
+		if d.r.err != nil {
+			break
+		}
+		d.value(m.PutEmpty(d.keys[start+i]), depth)
+	}
+	clear(d.keys[start:])
+	d.keys = d.keys[:start]
 }
 
 func (d *v2Decoder) value(v pcommon.Value, depth int) {

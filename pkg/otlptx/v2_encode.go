@@ -55,7 +55,13 @@ type v2Encoder struct {
 	st        encodeState
 	sections  []byte
 	spanIndex map[pcommon.SpanID]int32
-	tooDeep   bool
+	// needsFallback is set when the resource being encoded cannot be represented
+	// columnar exactly: a value nested deeper than MaxValueDepth or a map with a key
+	// twice (OTLP forbids it, but pdata keeps it and so must we).
+	needsFallback bool
+	// keySeen[string index] == mapGeneration marks a key already seen in the current map.
+	keySeen       []uint32
+	mapGeneration uint32
 }
 
 func newV2Encoder() *v2Encoder {
@@ -123,7 +129,7 @@ func (e *v2Encoder) save() savepoint {
 	for i, c := range e.w.cols {
 		sp.lens[i] = len(c)
 	}
-	e.tooDeep = false
+	e.needsFallback = false
 	return sp
 }
 
@@ -133,16 +139,16 @@ func (e *v2Encoder) restore(sp savepoint) {
 	}
 	e.strs.truncate(sp.strings)
 	e.st = sp.st
-	e.tooDeep = false
+	e.needsFallback = false
 }
 
-// resource encodes one resource columnar, or, when it holds a value nested deeper than
-// the columnar encoding allows, as an OTLP message with that resource alone.
+// resource encodes one resource columnar, or, when it holds something the columnar form
+// cannot carry exactly (see needsFallback), as an OTLP message with that resource alone.
 func (e *v2Encoder) resource(columnar func(), fallback func() ([]byte, error)) error {
 	sp := e.save()
 	e.w.uvarint(colShape, resourceColumnar)
 	columnar()
-	if !e.tooDeep {
+	if !e.needsFallback {
 		return nil
 	}
 	e.restore(sp)
@@ -157,10 +163,32 @@ func (e *v2Encoder) resource(columnar func(), fallback func() ([]byte, error)) e
 
 func (e *v2Encoder) str(col int, s string) { e.w.uvarint(col, e.strs.ref(s)) }
 
+// attrs writes a map: the count, then all keys, then all values. Keys go first so that
+// duplicate keys are found before any value is written, without a second lookup; the
+// keys of nested maps follow in colKey after those of their parent.
 func (e *v2Encoder) attrs(m pcommon.Map, depth int) {
-	e.w.uvarint(colShape, uint64(m.Len()))
-	for k, v := range m.All() {
-		e.str(colKey, k)
+	n := m.Len()
+	e.w.uvarint(colShape, uint64(n))
+	if n == 0 {
+		return
+	}
+	e.mapGeneration++
+	if e.mapGeneration == 0 { // wrapped: forget every mark
+		clear(e.keySeen)
+		e.mapGeneration = 1
+	}
+	for k := range m.All() {
+		idx := e.strs.ref(k)
+		for uint64(len(e.keySeen)) <= idx {
+			e.keySeen = append(e.keySeen, 0)
+		}
+		if e.keySeen[idx] == e.mapGeneration {
+			e.needsFallback = true
+		}
+		e.keySeen[idx] = e.mapGeneration
+		e.w.uvarint(colKey, idx)
+	}
+	for _, v := range m.All() {
 		e.value(v, depth)
 	}
 }
@@ -187,7 +215,7 @@ func (e *v2Encoder) value(v pcommon.Value, depth int) {
 		e.w.bytes(colBytes, v.Bytes().AsRaw())
 	case pcommon.ValueTypeSlice:
 		if depth >= MaxValueDepth {
-			e.tooDeep = true
+			e.needsFallback = true
 			return
 		}
 		e.w.byte(colType, tagArray)
@@ -198,7 +226,7 @@ func (e *v2Encoder) value(v pcommon.Value, depth int) {
 		}
 	case pcommon.ValueTypeMap:
 		if depth >= MaxValueDepth {
-			e.tooDeep = true
+			e.needsFallback = true
 			return
 		}
 		e.w.byte(colType, tagMap)

@@ -68,6 +68,7 @@ func TestV2RoundTripCanonical(t *testing.T) {
 		{"logs only", ptrace.Traces{}, pmetric.Metrics{}, otlptxtest.EveryFeatureLogs()},
 		{"nesting beyond the columnar cap falls back", ptrace.Traces{}, pmetric.Metrics{}, otlptxtest.DeeplyNested(MaxValueDepth + 5)},
 		{"nesting at the columnar cap", ptrace.Traces{}, pmetric.Metrics{}, otlptxtest.DeeplyNested(MaxValueDepth)},
+		{"duplicate keys fall back", ptrace.Traces{}, pmetric.Metrics{}, otlptxtest.DuplicateKeys()},
 		{"nothing", ptrace.NewTraces(), pmetric.NewMetrics(), plog.NewLogs()},
 	}
 	for _, tt := range tests {
@@ -130,4 +131,13 @@ func TestV2TruncatedBodiesAreMalformed(t *testing.T) {
 		_, err := dec.decodeBody(env.Columnar[:cut])
 		require.ErrorIs(t, err, ErrMalformed, "cut at %d", cut)
 	}
+}
+
+func TestDuplicateKeysFixtureHasDuplicates(t *testing.T) {
+	attrs := otlptxtest.DuplicateKeys().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes()
+	var keys []string
+	for k := range attrs.All() {
+		keys = append(keys, k)
+	}
+	require.Equal(t, []string{"a", "a"}, keys)
 }

@@ -1,6 +1,7 @@
 package otlptxtest // import "github.com/otelcol-ready/otelcol-ready/pkg/otlptx/otlptxtest"
 
 import (
+	"bytes"
 	"math"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -294,5 +295,25 @@ func DeeplyNested(depth int) plog.Logs {
 	v.SetStr("bottom")
 	// A normal resource after it must still be encoded columnar.
 	ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Body().SetStr("normal")
+	return ld
+}
+
+// DuplicateKeys returns logs whose attributes hold a key twice: OTLP forbids it, pdata
+// keeps it, and OTLP-TX must deliver it unchanged (it falls back to OTLP bytes).
+func DuplicateKeys() plog.Logs {
+	raw := plog.NewLogs()
+	lr := raw.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.Attributes().PutStr("a", "1")
+	lr.Attributes().PutStr("b", "2")
+	// pdata's Put* refuse duplicates; OTLP bytes with a repeated key keep both.
+	b, err := (&plog.ProtoMarshaler{}).MarshalLogs(raw)
+	if err != nil {
+		panic(err)
+	}
+	b = bytes.Replace(b, []byte{0x0a, 0x01, 'b'}, []byte{0x0a, 0x01, 'a'}, 1)
+	ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(b)
+	if err != nil {
+		panic(err)
+	}
 	return ld
 }
