@@ -516,7 +516,9 @@ func (d *v2Decoder) histogramPoints(points pmetric.HistogramDataPointSlice) {
 		p.SetTimestamp(ts)
 		p.SetFlags(flags)
 		shape := d.r.uvarint(colShape)
-		p.SetCount(d.r.uvarint(colCount))
+		if shape&histCountIsSum == 0 {
+			p.SetCount(d.r.uvarint(colCount))
+		}
 		d.sumMinMax(shape, p)
 		if shape&histSameBounds != 0 {
 			if d.st.prevBounds == (pcommon.Float64Slice{}) {
@@ -535,6 +537,9 @@ func (d *v2Decoder) histogramPoints(points pmetric.HistogramDataPointSlice) {
 			d.st.prevBounds = bounds
 		}
 		d.counts(p.BucketCounts())
+		if shape&histCountIsSum != 0 {
+			p.SetCount(sumCounts(p.BucketCounts()))
+		}
 		d.exemplars(p.Exemplars(), ts)
 	}
 }
@@ -562,7 +567,9 @@ func (d *v2Decoder) exponentialPoints(points pmetric.ExponentialHistogramDataPoi
 		p.SetTimestamp(ts)
 		p.SetFlags(flags)
 		shape := d.r.uvarint(colShape)
-		p.SetCount(d.r.uvarint(colCount))
+		if shape&histCountIsSum == 0 {
+			p.SetCount(d.r.uvarint(colCount))
+		}
 		d.sumMinMax(shape, p)
 		scale := d.r.varint(colInt)
 		if scale != int64(int32(scale)) {
@@ -575,6 +582,9 @@ func (d *v2Decoder) exponentialPoints(points pmetric.ExponentialHistogramDataPoi
 		p.SetZeroThreshold(d.r.xorDouble(colDouble, &prev))
 		d.buckets(p.Positive())
 		d.buckets(p.Negative())
+		if shape&histCountIsSum != 0 {
+			p.SetCount(p.ZeroCount() + sumCounts(p.Positive().BucketCounts()) + sumCounts(p.Negative().BucketCounts()))
+		}
 		d.exemplars(p.Exemplars(), ts)
 	}
 }

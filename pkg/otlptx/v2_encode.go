@@ -569,7 +569,18 @@ const (
 	histMin        = 1 << 1
 	histMax        = 1 << 2
 	histSameBounds = 1 << 3 // explicit bounds equal the previous point's of the metric
+	// histCountIsSum: the count equals the sum of the bucket counts (plus the zero count
+	// of exponential histograms), as it should; it is then not written.
+	histCountIsSum = 1 << 4
 )
+
+func sumCounts(s pcommon.UInt64Slice) uint64 {
+	var total uint64
+	for i := range s.Len() {
+		total += s.At(i)
+	}
+	return total
+}
 
 func (e *v2Encoder) histogramShape(hasSum, hasMin, hasMax bool) uint64 {
 	var shape uint64
@@ -608,8 +619,13 @@ func (e *v2Encoder) histogramPoints(points pmetric.HistogramDataPointSlice) {
 		if e.st.prevBounds != (pcommon.Float64Slice{}) && bounds.Equal(e.st.prevBounds) {
 			shape |= histSameBounds
 		}
+		if p.Count() == sumCounts(p.BucketCounts()) {
+			shape |= histCountIsSum
+		}
 		e.w.uvarint(colShape, shape)
-		e.w.uvarint(colCount, p.Count())
+		if shape&histCountIsSum == 0 {
+			e.w.uvarint(colCount, p.Count())
+		}
 		e.sumMinMax(shape, p.Sum(), p.Min(), p.Max())
 		if shape&histSameBounds == 0 {
 			e.w.uvarint(colShape, uint64(bounds.Len()))
@@ -643,8 +659,13 @@ func (e *v2Encoder) exponentialPoints(points pmetric.ExponentialHistogramDataPoi
 		p := points.At(i)
 		e.pointHeader(p.Attributes(), p.StartTimestamp(), p.Timestamp(), p.Flags())
 		shape := e.histogramShape(p.HasSum(), p.HasMin(), p.HasMax())
+		if p.Count() == p.ZeroCount()+sumCounts(p.Positive().BucketCounts())+sumCounts(p.Negative().BucketCounts()) {
+			shape |= histCountIsSum
+		}
 		e.w.uvarint(colShape, shape)
-		e.w.uvarint(colCount, p.Count())
+		if shape&histCountIsSum == 0 {
+			e.w.uvarint(colCount, p.Count())
+		}
 		e.sumMinMax(shape, p.Sum(), p.Min(), p.Max())
 		e.w.varint(colInt, int64(p.Scale()))
 		e.w.uvarint(colCount, p.ZeroCount())
