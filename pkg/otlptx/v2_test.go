@@ -3,6 +3,7 @@ package otlptx
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -140,4 +141,58 @@ func TestDuplicateKeysFixtureHasDuplicates(t *testing.T) {
 		keys = append(keys, k)
 	}
 	require.Equal(t, []string{"a", "a"}, keys)
+}
+
+// TestV2ConcurrentUse encodes and decodes from several goroutines at once: the pooled
+// encoders and decoders and the codec must not share state between calls.
+func TestV2ConcurrentUse(t *testing.T) {
+	codec := newTestCodec(t, 0)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stream := otlptxtest.NewStream(uint64(g), 2)
+			for range 10 {
+				td, md, ld := stream.Next(otlptxtest.MixAll, 60)
+				env, err := NewEnvelopeV2(Header{SenderID: "c", Sequence: uint64(g)}, td, md, ld)
+				if err != nil {
+					errs <- err
+					return
+				}
+				wire, err := codec.Encode(env, v2Compressions[g%len(v2Compressions)])
+				if err != nil {
+					errs <- err
+					return
+				}
+				got, err := codec.Decode(wire, "")
+				if err != nil {
+					errs <- err
+					return
+				}
+				gotTraces, _, err := got.DecodeTraces()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !ptraceEqualCanonical(td, gotTraces) {
+					errs <- fmt.Errorf("goroutine %d: traces differ", g)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func ptraceEqualCanonical(a, b ptrace.Traces) bool {
+	m := &ptrace.ProtoMarshaler{}
+	x, errA := m.MarshalTraces(a)
+	y, errB := m.MarshalTraces(b)
+	return errA == nil && errB == nil && bytes.Equal(x, y)
 }
