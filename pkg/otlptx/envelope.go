@@ -74,7 +74,7 @@ func (h Header) ItemCount() uint64 {
 //
 // A version-2 envelope (Header.FormatVersion == FormatVersion2) carries Columnar instead:
 // the columnar body of all three signals (see v2.go); its Decode* methods build pdata from
-// it directly.
+// it directly, once (an Envelope is not safe for concurrent use).
 type Envelope struct {
 	Header   Header
 	Traces   []byte

@@ -55,8 +55,12 @@ func NewEnvelopeV2(hdr Header, td ptrace.Traces, md pmetric.Metrics, ld plog.Log
 		env.Header.LogRecordCount = uint64(ld.LogRecordCount())
 	}
 	enc := v2EncoderPool.Get().(*v2Encoder)
-	defer v2EncoderPool.Put(enc)
 	body, err := enc.encodeBody(nil, td, md, ld)
+	// Do not keep the caller's data (strings, the last histogram bounds) alive through
+	// the pool.
+	enc.st = encodeState{}
+	enc.strs.reset()
+	v2EncoderPool.Put(enc)
 	if err != nil {
 		return nil, fmt.Errorf("encode OTLP-TX v2 body: %w", err)
 	}
@@ -112,7 +116,9 @@ func (e *Envelope) decodeColumnar() (*decodedSignals, error) {
 	}
 	dec := v2DecoderPool.Get().(*v2Decoder)
 	out, err := dec.decodeBody(e.Columnar)
-	clear(dec.strings) // do not keep the body's strings alive through the pool
+	// Do not keep the body's strings or the decoded data alive through the pool.
+	clear(dec.strings)
+	dec.st = decodeState{}
 	v2DecoderPool.Put(dec)
 	if err != nil {
 		e.decodeErr = fmt.Errorf("decode OTLP-TX v2 body: %w", err)
