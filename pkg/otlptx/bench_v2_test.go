@@ -186,8 +186,24 @@ func formatVariants(tb testing.TB, codec *Codec) []formatVariant {
 			},
 		}
 	}
+	// viaOTLP is the path of the otlptx exporter today: the batch is collected as OTLP
+	// requests and converted to version 2 when it closes.
+	viaOTLP := otlptx("otlptx-v2/s2-via-otlp", true, CompressionS2)
+	viaOTLP.encode = func(b benchBatch) ([][]byte, error) {
+		v1, err := NewEnvelope(Header{SenderID: "bench", Sequence: 1, CreatedUnixNano: 1}, b.td, b.md, b.ld)
+		if err != nil {
+			return nil, err
+		}
+		env, err := v1.ToV2()
+		if err != nil {
+			return nil, err
+		}
+		body, err := codec.Encode(env, CompressionS2)
+		return [][]byte{body}, err
+	}
 	return []formatVariant{
 		otlptx("otlptx-v2/s2", true, CompressionS2),
+		viaOTLP,
 		otlptx("otlptx-v2/zstd", true, CompressionZstd),
 		otlptx("otlptx-v1/snappy", false, CompressionSnappy),
 		otlp("otlphttp/zstd", func(s []byte) []byte { return zstdEnc.EncodeAll(s, nil) }, func(s []byte) ([]byte, error) { return zstdDec.DecodeAll(s, nil) }, false),
