@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,28 +310,52 @@ func processCPUTotal(tb testing.TB) time.Duration {
 }
 
 // formatTable prints the rows with their ratios to OTLP/HTTP+zstd of the same mix and
-// size; the CPU ratio compares total CPU (encode, decode and GC). The last run of a row wins (with -count > 1 rows repeat).
+// size; the CPU ratio compares total CPU (encode, decode and GC). With -count N every
+// sub-benchmark runs N times in the same process and each column is the median of the N
+// runs (the ratio is computed from the medians).
 func formatTable(rows []benchRow) string {
 	type key struct {
 		mix     otlptxtest.Mix
 		size    int
 		variant string
 	}
-	last := map[key]benchRow{}
+	runs := map[key][]benchRow{}
 	var order []key
 	for _, r := range rows {
 		k := key{r.mix, r.size, r.variant}
-		if _, seen := last[k]; !seen {
+		if _, seen := runs[k]; !seen {
 			order = append(order, k)
 		}
-		last[k] = r
+		runs[k] = append(runs[k], r)
+	}
+	median := func(rs []benchRow, field func(benchRow) float64) float64 {
+		vals := make([]float64, len(rs))
+		for i, r := range rs {
+			vals[i] = field(r)
+		}
+		slices.Sort(vals)
+		if len(vals)%2 == 1 {
+			return vals[len(vals)/2]
+		}
+		return (vals[len(vals)/2-1] + vals[len(vals)/2]) / 2
+	}
+	summary := map[key]benchRow{}
+	for k, rs := range runs {
+		summary[k] = benchRow{
+			mix: k.mix, size: k.size, variant: k.variant,
+			wire:     median(rs, func(r benchRow) float64 { return r.wire }),
+			encodeNs: median(rs, func(r benchRow) float64 { return r.encodeNs }),
+			decodeNs: median(rs, func(r benchRow) float64 { return r.decodeNs }),
+			totalNs:  median(rs, func(r benchRow) float64 { return r.totalNs }),
+			allocs:   median(rs, func(r benchRow) float64 { return r.allocs }),
+		}
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "| mix | items | variant | wire B/item | encode ns/item | decode ns/item | total CPU ns/item | allocs/item | bytes vs otlphttp/zstd | CPU vs otlphttp/zstd |\n")
 	fmt.Fprintf(&sb, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, k := range order {
-		r := last[k]
-		ref, ok := last[key{k.mix, k.size, referenceVariant}]
+		r := summary[k]
+		ref, ok := summary[key{k.mix, k.size, referenceVariant}]
 		bytesRatio, cpuRatio := "", ""
 		if ok && ref.wire > 0 {
 			bytesRatio = fmt.Sprintf("%.2f", r.wire/ref.wire)
@@ -339,5 +364,6 @@ func formatTable(rows []benchRow) string {
 		fmt.Fprintf(&sb, "| %s | %d | %s | %.1f | %.0f | %.0f | %.0f | %.1f | %s | %s |\n",
 			r.mix, r.size, r.variant, r.wire, r.encodeNs, r.decodeNs, r.totalNs, r.allocs, bytesRatio, cpuRatio)
 	}
+	fmt.Fprintf(&sb, "(median of %d runs per row)\n", len(runs[order[0]]))
 	return sb.String()
 }
