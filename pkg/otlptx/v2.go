@@ -147,7 +147,13 @@ func (c *Codec) EncodeV2(env *Envelope, comp Compression) ([]byte, error) {
 		return nil, fmt.Errorf("compression %q is not available for OTLP-TX v2, use %q, %q or %q", comp, CompressionS2, CompressionZstd, CompressionNone)
 	}
 	raw := env.Marshal()
-	out := make([]byte, 0, len(v2Magic)+1+len(raw)/3)
+	capacity := len(raw)
+	if comp == CompressionS2 {
+		capacity = s2.MaxEncodedLen(len(raw)) // appendS2 needs the worst case as room
+	} else if comp == CompressionZstd {
+		capacity = len(raw) / 2
+	}
+	out := make([]byte, 0, len(v2Magic)+1+max(capacity, 0))
 	out = append(append(out, v2Magic...), byte(id))
 	return c.Compress(out, raw, comp)
 }

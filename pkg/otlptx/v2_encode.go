@@ -102,6 +102,11 @@ func (e *v2Encoder) encodeBody(b []byte, td ptrace.Traces, md pmetric.Metrics, l
 			return nil, err
 		}
 	}
+	// One allocation for the body: string lengths take at most 5 bytes each here.
+	need := len(b) + 10 + 5*len(e.strs.strings) + e.strs.size + 10 + len(e.sections)
+	if cap(b) < need {
+		b = append(make([]byte, 0, need), b...)
+	}
 	b = e.strs.appendTo(b)
 	b = binary.AppendUvarint(b, mask)
 	return append(b, e.sections...), nil
