@@ -22,8 +22,8 @@ RACE_PKGS := ./receiver/... ./processor/... ./exporter/... ./extension/... ./pkg
 # Bounded fuzzing: "package:FuzzName" pairs. `make test` fuzzes the OTLP-TX decoder (network input of the gateway);
 # `make fuzz` all targets. Every target's seed corpus also runs as a plain test in `make test`. The other two
 # targets' packages pull in the collector, whose coverage-instrumented build costs about 10 cold minutes on 2 cores.
-FUZZ_TARGETS ?= ./pkg/otlptx:FuzzDecode ./receiver/pprofscrapereceiver:FuzzParsers ./processor/readinessprocessor:FuzzProcessMetrics
-TEST_FUZZ_TARGETS ?= ./pkg/otlptx:FuzzDecode
+FUZZ_TARGETS ?= ./pkg/otlptx:FuzzDecode ./pkg/otlptx:FuzzDecodeV2 ./receiver/pprofscrapereceiver:FuzzParsers ./processor/readinessprocessor:FuzzProcessMetrics
+TEST_FUZZ_TARGETS ?= ./pkg/otlptx:FuzzDecode ./pkg/otlptx:FuzzDecodeV2
 FUZZ_TIME ?= 20s
 # Minimising a new input runs up to 60 s by default, and the seeds are whole envelopes and profiles: within a 20 s
 # budget the workers would spend it all minimising (0 execs/s). One second keeps them fuzzing.

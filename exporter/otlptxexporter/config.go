@@ -39,6 +39,15 @@ type Config struct {
 	// generated at each start (in-memory queue).
 	SenderID string `mapstructure:"sender_id"`
 
+	// FormatVersion is the OTLP-TX envelope format sent: 2 (columnar, the default) or 1
+	// (OTLP requests). With 2, a gateway that answers 415 (a version-1 receiver) gets
+	// version 1 for V2RetryInterval before version 2 is tried again; `compression: snappy`
+	// selects s2 for version 2 (snappy's successor) and snappy for version 1.
+	FormatVersion int `mapstructure:"format_version"`
+
+	// V2RetryInterval is how long an endpoint that refused version 2 is sent version 1.
+	V2RetryInterval time.Duration `mapstructure:"v2_retry_interval"`
+
 	// Batch controls how signals are grouped into envelopes.
 	Batch BatchConfig `mapstructure:"batch"`
 
@@ -93,6 +102,8 @@ func createDefaultConfig() component.Config {
 		ClientConfig:     client,
 		EndpointCooldown: 5 * time.Second,
 		Balancing:        balancingRoundRobin,
+		FormatVersion:    int(otlptx.FormatVersion2),
+		V2RetryInterval:  10 * time.Minute,
 		Batch: BatchConfig{
 			MaxItems:      8192,
 			MaxBytes:      1 << 20,
@@ -137,6 +148,12 @@ func (cfg *Config) Validate() error {
 	}
 	if len(cfg.SenderID) > otlptx.MaxSenderIDLength {
 		errs = append(errs, fmt.Errorf("sender_id is %d bytes, at most %d allowed", len(cfg.SenderID), otlptx.MaxSenderIDLength))
+	}
+	if cfg.FormatVersion != int(otlptx.FormatVersion) && cfg.FormatVersion != int(otlptx.FormatVersion2) {
+		errs = append(errs, fmt.Errorf("format_version %d: use 2 (default) or 1", cfg.FormatVersion))
+	}
+	if cfg.V2RetryInterval <= 0 {
+		errs = append(errs, errors.New("v2_retry_interval must be positive (default 10m)"))
 	}
 	if cfg.Batch.MaxItems <= 0 {
 		errs = append(errs, errors.New("batch.max_items must be positive (default 8192)"))

@@ -30,6 +30,8 @@ func TestLoadConfig(t *testing.T) {
 	def := load("otlptx")
 	assert.Equal(t, []string{"https://gateway-0.example:4320"}, def.allEndpoints())
 	assert.Equal(t, otlptx.CompressionSnappy, def.compression())
+	assert.Equal(t, int(otlptx.FormatVersion2), def.FormatVersion)
+	assert.Equal(t, 10*time.Minute, def.V2RetryInterval)
 	assert.Equal(t, 100*time.Millisecond, def.Retry.InitialInterval)
 	assert.Equal(t, 5*time.Second, def.Retry.MaxInterval)
 	assert.Nil(t, def.Queue.Storage)
@@ -61,6 +63,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"bad endpoint", func(c *Config) { c.Endpoints = []string{"gateway:4320"} }, `endpoint "gateway:4320"`},
 		{"gzip", func(c *Config) { c.ClientConfig.Compression = "gzip" }, "compression"},
 		{"balancing", func(c *Config) { c.Balancing = "random" }, "balancing"},
+		{"format_version", func(c *Config) { c.FormatVersion = 3 }, "format_version"},
+		{"v2_retry_interval", func(c *Config) { c.V2RetryInterval = 0 }, "v2_retry_interval"},
 		{"max_items", func(c *Config) { c.Batch.MaxItems = 0 }, "batch.max_items"},
 		{"max_bytes", func(c *Config) { c.Batch.MaxBytes = -1 }, "batch.max_bytes"},
 		{"flush_interval", func(c *Config) { c.Batch.FlushInterval = 0 }, "batch.flush_interval"},

@@ -117,6 +117,8 @@ func (e *otlptxExporter) start(ctx context.Context, host component.Host) error {
 		retry:       e.cfg.Retry,
 		compression: e.cfg.compression(),
 		senderID:    e.queue.senderID(),
+		codec:       codec,
+		v2Retry:     e.cfg.V2RetryInterval,
 	}
 	e.stop = make(chan struct{})
 	e.sendCtx, e.cancelSend = context.WithCancel(context.WithoutCancel(ctx))
@@ -353,6 +355,15 @@ func (e *otlptxExporter) closeBatch(ctx context.Context, b *openBatch) {
 			Traces:  b.payloads[signalTraces],
 			Metrics: b.payloads[signalMetrics],
 			Logs:    b.payloads[signalLogs],
+		}
+		if e.cfg.FormatVersion == int(otlptx.FormatVersion2) {
+			// The batch is collected as OTLP requests (appending is how batches grow);
+			// it is converted to the columnar format once, when it is closed.
+			v2, err := env.ToV2()
+			if err != nil {
+				return nil, fmt.Errorf("convert batch to OTLP-TX v2: %w", err)
+			}
+			env = v2
 		}
 		return e.codec.Encode(env, e.cfg.compression())
 	})

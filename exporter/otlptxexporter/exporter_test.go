@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx/otlptxtest"
 )
 
@@ -205,4 +206,56 @@ func TestFailoverBalancingKeepsThePrimary(t *testing.T) {
 	require.Eventually(t, func() bool { return secondary.items() == sent2 }, 10*time.Second, 10*time.Millisecond)
 	p.shutdown(t)
 	assert.Equal(t, sent, primary.items())
+}
+
+// TestFallsBackToV1WhileGatewayRefusesV2 runs the exporter against a gateway that answers
+// version 2 with 415 as a version-1 receiver does: every batch must still arrive (as
+// version 1, at once), and version 2 is offered again after v2_retry_interval.
+func TestFallsBackToV1WhileGatewayRefusesV2(t *testing.T) {
+	gw := startGateway(t, "")
+	px := startProxy(t, gw.endpoint)
+	px.refuseV2.Store(true)
+	cfg := testConfig(px.server.URL)
+	cfg.V2RetryInterval = 300 * time.Millisecond
+	p := startPipelines(t, cfg, nil)
+	sent := sendMixed(t, p, 2, 1)
+	require.Eventually(t, func() bool { return gw.items() == sent }, 5*time.Second, 10*time.Millisecond)
+
+	recs := px.records()
+	require.GreaterOrEqual(t, len(recs), 2)
+	assert.Equal(t, otlptx.MediaTypeV2, recs[0].contentType, describe(recs[0]))
+	assert.Equal(t, http.StatusUnsupportedMediaType, recs[0].status)
+	assert.Equal(t, otlptx.ContentType(otlptx.CompressionSnappy), recs[1].contentType, describe(recs[1]))
+	assert.Equal(t, http.StatusOK, recs[1].status)
+	assert.Equal(t, recs[0].header.Sequence, recs[1].header.Sequence, "the refused batch is resent as version 1")
+	for _, r := range recs[2:] {
+		assert.NotEqual(t, otlptx.MediaTypeV2, r.contentType, "no version 2 within v2_retry_interval: %s", describe(r))
+	}
+
+	// The gateway is upgraded; after the interval version 2 is used again.
+	px.refuseV2.Store(false)
+	time.Sleep(cfg.V2RetryInterval + 50*time.Millisecond)
+	sent += sendMixed(t, p, 1, 10)
+	p.shutdown(t)
+	assert.Equal(t, sent, gw.items())
+	recs = px.records()
+	last := recs[len(recs)-1]
+	assert.Equal(t, otlptx.MediaTypeV2, last.contentType, describe(last))
+	assert.Equal(t, http.StatusOK, last.status)
+}
+
+// TestFormatVersion1 keeps sending version 1 when configured so.
+func TestFormatVersion1(t *testing.T) {
+	gw := startGateway(t, "")
+	px := startProxy(t, gw.endpoint)
+	cfg := testConfig(px.server.URL)
+	cfg.FormatVersion = 1
+	p := startPipelines(t, cfg, nil)
+	sent := sendMixed(t, p, 2, 1)
+	p.shutdown(t)
+	assert.Equal(t, sent, gw.items())
+	for _, r := range px.records() {
+		assert.Equal(t, otlptx.ContentType(otlptx.CompressionSnappy), r.contentType)
+		assert.Equal(t, otlptx.FormatVersion, r.header.FormatVersion)
+	}
 }

@@ -96,8 +96,9 @@ func (g *gateway) items() int {
 
 // envelopeRecord is what a proxy saw in one request.
 type envelopeRecord struct {
-	header otlptx.Header
-	status int
+	header      otlptx.Header
+	contentType string
+	status      int
 }
 
 // proxy sits between exporter and gateway: it records the envelopes and can replace
@@ -109,6 +110,8 @@ type proxy struct {
 	// after replaces the gateway's status when it returns a status > 0 (the gateway
 	// has processed the batch: the answer is "lost").
 	after atomic.Pointer[func(n int) int]
+	// refuseV2 makes the proxy answer version-2 requests as a version-1 gateway does.
+	refuseV2 atomic.Bool
 
 	mu       sync.Mutex
 	requests []envelopeRecord
@@ -132,12 +135,19 @@ func startProxy(t *testing.T, target string) *proxy {
 		}
 		p.mu.Lock()
 		n := len(p.requests)
-		p.requests = append(p.requests, envelopeRecord{header: hdr})
+		p.requests = append(p.requests, envelopeRecord{header: hdr, contentType: r.Header.Get("Content-Type")})
 		p.mu.Unlock()
 		record := func(status int) {
 			p.mu.Lock()
 			p.requests[n].status = status
 			p.mu.Unlock()
+		}
+		if p.refuseV2.Load() && r.Header.Get("Content-Type") == otlptx.MediaTypeV2 {
+			record(http.StatusUnsupportedMediaType)
+			w.Header().Set("Content-Type", otlptx.MediaType)
+			w.WriteHeader(http.StatusUnsupportedMediaType)
+			_, _ = w.Write((&otlptx.Response{Message: "want Content-Type " + otlptx.ContentType(otlptx.CompressionSnappy)}).Marshal())
+			return
 		}
 		if f := p.before.Load(); f != nil {
 			if status := (*f)(n); status > 0 {

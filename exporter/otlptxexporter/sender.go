@@ -33,6 +33,21 @@ type endpoint struct {
 
 	mu        sync.Mutex
 	downUntil time.Time
+	// v1Until is when this endpoint, which refused version 2 with 415, is offered
+	// version 2 again; until then version-2 batches are converted to version 1.
+	v1Until time.Time
+}
+
+func (e *endpoint) wantsV1(now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return now.Before(e.v1Until)
+}
+
+func (e *endpoint) refusedV2(until time.Time) {
+	e.mu.Lock()
+	e.v1Until = until
+	e.mu.Unlock()
 }
 
 func (e *endpoint) available(now time.Time) bool {
@@ -69,6 +84,11 @@ type sender struct {
 	compression otlptx.Compression
 	senderID    string
 	next        atomic.Uint64 // round-robin start for the next batch
+	// codec converts version-2 bodies for endpoints that refused version 2; v2Retry is
+	// how long such an endpoint gets version 1.
+	codec          *otlptx.Codec
+	v2Retry        time.Duration
+	loggedFallback atomic.Bool
 }
 
 // sendError carries the receiver's Retry-After hint with a retryable failure.
@@ -169,46 +189,88 @@ func jitter(d time.Duration, factor float64) time.Duration {
 	return time.Duration(float64(d) - delta + rand.Float64()*2*delta) //nolint:gosec // jitter, not security
 }
 
-// send makes one HTTP attempt. Permanent errors (400, 413, 415 and other 4xx except 429)
-// are wrapped with consumererror.NewPermanent.
+// send makes one HTTP attempt (two when the endpoint refuses version 2: the batch is then
+// sent again as version 1 at once). Permanent errors (400, 413, 415 and other 4xx except
+// 429) are wrapped with consumererror.NewPermanent.
 func (s *sender) send(ctx context.Context, ep *endpoint, b *queuedBatch) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, bytes.NewReader(b.body))
+	body, contentType, err := s.bodyFor(ep, b.body, time.Now())
 	if err != nil {
-		return consumererror.NewPermanent(fmt.Errorf("build request: %w", err))
+		return consumererror.NewPermanent(err)
 	}
-	req.Header.Set("Content-Type", otlptx.ContentType(s.compression))
+	refusedV2, err := s.post(ctx, ep, b, body, contentType)
+	if !refusedV2 {
+		return err
+	}
+	ep.refusedV2(time.Now().Add(s.v2Retry))
+	if !s.loggedFallback.Swap(true) {
+		s.logger.Warn("gateway refused OTLP-TX v2 (415 Unsupported Media Type); sending it v1 and offering v2 again later",
+			zap.String("endpoint", ep.url), zap.Duration("v2_retry_interval", s.v2Retry))
+	}
+	if body, contentType, err = s.bodyFor(ep, b.body, time.Now()); err != nil {
+		return consumererror.NewPermanent(err)
+	}
+	_, err = s.post(ctx, ep, b, body, contentType)
+	return err
+}
+
+// bodyFor returns the body and Content-Type to send a queued body to ep: version-2 bodies
+// go as they are unless ep refused version 2 recently, then they are converted.
+func (s *sender) bodyFor(ep *endpoint, queued []byte, now time.Time) ([]byte, string, error) {
+	if !otlptx.IsV2Body(queued) {
+		return queued, otlptx.ContentType(otlptx.V1Compression(s.compression)), nil
+	}
+	if !ep.wantsV1(now) {
+		return queued, otlptx.MediaTypeV2, nil
+	}
+	v1Comp := otlptx.V1Compression(s.compression)
+	body, err := s.codec.ConvertBodyToV1(queued, v1Comp)
+	if err != nil {
+		return nil, "", err
+	}
+	return body, otlptx.ContentType(v1Comp), nil
+}
+
+// post makes one HTTP request; refusedV2 reports a 415 answer to a version-2 body.
+func (s *sender) post(ctx context.Context, ep *endpoint, b *queuedBatch, body []byte, contentType string) (refusedV2 bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, bytes.NewReader(body))
+	if err != nil {
+		return false, consumererror.NewPermanent(fmt.Errorf("build request: %w", err))
+	}
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set(otlptx.HeaderSenderID, s.senderID)
 	req.Header.Set(otlptx.HeaderSequence, strconv.FormatUint(b.sequence, 10))
 	resp, err := ep.client.Do(req)
 	if err != nil {
-		return &sendError{err: fmt.Errorf("post to %s: %w", ep.url, err)}
+		return false, &sendError{err: fmt.Errorf("post to %s: %w", ep.url, err)}
 	}
 	defer resp.Body.Close()
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBodySize))
+	respBody, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBodySize))
 	_, _ = io.Copy(io.Discard, resp.Body)
 	var parsed *otlptx.Response
 	if readErr == nil && strings.HasPrefix(resp.Header.Get("Content-Type"), otlptx.MediaType) {
-		parsed, _ = otlptx.UnmarshalResponse(body)
+		parsed, _ = otlptx.UnmarshalResponse(respBody)
 	}
 	message := func() string {
 		if parsed != nil && parsed.Message != "" {
 			return parsed.Message
 		}
-		return strings.TrimSpace(string(body[:min(len(body), 512)]))
+		return strings.TrimSpace(string(respBody[:min(len(respBody), 512)]))
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		if parsed != nil {
 			s.logRejections(b, parsed)
 		}
-		return nil
+		return false, nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return &sendError{
+		return false, &sendError{
 			err:        fmt.Errorf("%s answered %s: %s", ep.url, resp.Status, message()),
 			retryAfter: parseRetryAfter(resp.Header.Get("Retry-After")),
 		}
+	case resp.StatusCode == http.StatusUnsupportedMediaType && contentType == otlptx.MediaTypeV2:
+		return true, consumererror.NewPermanent(fmt.Errorf("%s refused OTLP-TX v2: %s", ep.url, message()))
 	default:
-		return consumererror.NewPermanent(fmt.Errorf("%s answered %s (not retried): %s", ep.url, resp.Status, message()))
+		return false, consumererror.NewPermanent(fmt.Errorf("%s answered %s (not retried): %s", ep.url, resp.Status, message()))
 	}
 }
 

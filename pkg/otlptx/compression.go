@@ -30,10 +30,10 @@ var ErrTooLarge = errors.New("OTLP-TX envelope too large")
 // Validate reports whether c is a known compression.
 func (c Compression) Validate() error {
 	switch c {
-	case CompressionSnappy, CompressionZstd, CompressionNone:
+	case CompressionSnappy, CompressionZstd, CompressionNone, CompressionS2:
 		return nil
 	}
-	return fmt.Errorf("unknown compression %q, use %q, %q or %q", string(c), CompressionSnappy, CompressionZstd, CompressionNone)
+	return fmt.Errorf("unknown compression %q, use %q, %q, %q or %q", string(c), CompressionSnappy, CompressionS2, CompressionZstd, CompressionNone)
 }
 
 // Codec compresses and decompresses envelopes. It is safe for concurrent use; Close
@@ -82,6 +82,8 @@ func (c *Codec) Compress(dst, src []byte, comp Compression) ([]byte, error) {
 	switch comp {
 	case CompressionSnappy:
 		return appendSnappy(dst, src), nil
+	case CompressionS2:
+		return appendS2(dst, src), nil
 	case CompressionZstd:
 		return c.zstdEncoder.EncodeAll(src, dst), nil
 	case CompressionNone:
@@ -119,17 +121,18 @@ func (c *Codec) Decompress(src []byte, comp Compression) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(src), c.maxDecodedSize)
 		}
 		return src, nil
-	case CompressionSnappy:
+	case CompressionSnappy, CompressionS2:
+		// s2.Decode reads snappy blocks too, so one decoder serves both.
 		n, err := s2.DecodedLen(src)
 		if err != nil {
-			return nil, fmt.Errorf("%w: snappy length preamble: %w", ErrMalformed, err)
+			return nil, fmt.Errorf("%w: %s length preamble: %w", ErrMalformed, comp, err)
 		}
 		if n > c.maxDecodedSize {
-			return nil, fmt.Errorf("%w: snappy block declares %d decoded bytes, limit %d", ErrTooLarge, n, c.maxDecodedSize)
+			return nil, fmt.Errorf("%w: %s block declares %d decoded bytes, limit %d", ErrTooLarge, comp, n, c.maxDecodedSize)
 		}
 		out, err := s2.Decode(make([]byte, n), src)
 		if err != nil {
-			return nil, fmt.Errorf("%w: snappy: %w", ErrMalformed, err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, comp, err)
 		}
 		return out, nil
 	case CompressionZstd:
@@ -155,8 +158,11 @@ func (c *Codec) Decompress(src []byte, comp Compression) ([]byte, error) {
 	return nil, comp.Validate()
 }
 
-// Encode marshals and compresses env.
+// Encode marshals and compresses env; a version-2 envelope is written by EncodeV2.
 func (c *Codec) Encode(env *Envelope, comp Compression) ([]byte, error) {
+	if env.Header.FormatVersion == FormatVersion2 {
+		return c.EncodeV2(env, comp)
+	}
 	raw := env.Marshal()
 	if comp == CompressionNone {
 		return raw, nil
@@ -164,10 +170,13 @@ func (c *Codec) Encode(env *Envelope, comp Compression) ([]byte, error) {
 	return c.Compress(nil, raw, comp)
 }
 
-// Decode decompresses and unmarshals one envelope. The embedded OTLP requests are
-// decoded (and checked against the header counts) by DecodeTraces, DecodeMetrics and
-// DecodeLogs.
+// Decode decompresses and unmarshals one envelope of either version. A version-2 body
+// (IsV2Body) names its own compression and comp is ignored. The signals are decoded
+// (and checked against the header counts) by DecodeTraces, DecodeMetrics and DecodeLogs.
 func (c *Codec) Decode(body []byte, comp Compression) (*Envelope, error) {
+	if IsV2Body(body) {
+		return c.decodeV2(body)
+	}
 	raw, err := c.Decompress(body, comp)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,8 @@ const (
 	envelopeFieldTraces  protowire.Number = 2
 	envelopeFieldMetrics protowire.Number = 3
 	envelopeFieldLogs    protowire.Number = 4
+	// envelopeFieldColumnar holds the version-2 columnar body (FormatVersion2).
+	envelopeFieldColumnar protowire.Number = 5
 )
 
 // Field numbers of the Header message (see otlptx.proto).
@@ -69,17 +71,26 @@ func (h Header) ItemCount() uint64 {
 // messages; nil means the signal is absent. Because these messages only hold a repeated
 // field, the concatenation of two serialized requests is a valid request holding both:
 // the exporter batches by appending.
+//
+// A version-2 envelope (Header.FormatVersion == FormatVersion2) carries Columnar instead:
+// the columnar body of all three signals (see v2.go); its Decode* methods build pdata from
+// it directly, once (an Envelope is not safe for concurrent use).
 type Envelope struct {
-	Header  Header
-	Traces  []byte
-	Metrics []byte
-	Logs    []byte
+	Header   Header
+	Traces   []byte
+	Metrics  []byte
+	Logs     []byte
+	Columnar []byte
+
+	// decoded caches the pdata of Columnar: the three Decode* calls decode the body once.
+	decoded   *decodedSignals
+	decodeErr error
 }
 
 // MarshalledSize returns the exact length of AppendMarshal's output.
 func (e *Envelope) MarshalledSize() int {
 	n := sizeBytesField(envelopeFieldHeader, e.Header.size())
-	for _, payload := range [][]byte{e.Traces, e.Metrics, e.Logs} {
+	for _, payload := range [][]byte{e.Traces, e.Metrics, e.Logs, e.Columnar} {
 		if payload != nil {
 			n += sizeBytesField(0, len(payload))
 		}
@@ -149,6 +160,7 @@ func (e *Envelope) AppendMarshal(b []byte) []byte {
 		{envelopeFieldTraces, e.Traces},
 		{envelopeFieldMetrics, e.Metrics},
 		{envelopeFieldLogs, e.Logs},
+		{envelopeFieldColumnar, e.Columnar},
 	} {
 		if f.payload != nil {
 			b = protowire.AppendTag(b, f.num, protowire.BytesType)
@@ -165,7 +177,7 @@ func (e *Envelope) Marshal() []byte {
 
 // Unmarshal decodes an uncompressed envelope. The payload slices alias data. Unknown
 // fields are skipped (forward compatibility); a missing header, a format version other
-// than FormatVersion, a repeated singular field with conflicting wire types, or truncated
+// than FormatVersion or FormatVersion2, a repeated singular field with conflicting wire types, or truncated
 // input are errors wrapping ErrMalformed. It never panics on any input.
 func Unmarshal(data []byte) (*Envelope, error) {
 	env := &Envelope{}
@@ -177,7 +189,7 @@ func Unmarshal(data []byte) (*Envelope, error) {
 		}
 		data = data[n:]
 		switch num {
-		case envelopeFieldHeader, envelopeFieldTraces, envelopeFieldMetrics, envelopeFieldLogs:
+		case envelopeFieldHeader, envelopeFieldTraces, envelopeFieldMetrics, envelopeFieldLogs, envelopeFieldColumnar:
 			if typ != protowire.BytesType {
 				return nil, fmt.Errorf("%w: envelope field %d has wire type %d, want length-delimited", ErrMalformed, num, typ)
 			}
@@ -206,6 +218,12 @@ func Unmarshal(data []byte) (*Envelope, error) {
 				env.Metrics = appendPayload(env.Metrics, v)
 			case envelopeFieldLogs:
 				env.Logs = appendPayload(env.Logs, v)
+			case envelopeFieldColumnar:
+				// A columnar body is not a protobuf message: it cannot be merged.
+				if env.Columnar != nil {
+					return nil, fmt.Errorf("%w: columnar body repeated", ErrMalformed)
+				}
+				env.Columnar = v
 			}
 		default:
 			m := protowire.ConsumeFieldValue(num, typ, data)
@@ -218,8 +236,17 @@ func Unmarshal(data []byte) (*Envelope, error) {
 	if !sawHeader {
 		return nil, fmt.Errorf("%w: header missing", ErrMalformed)
 	}
-	if env.Header.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("%w: format version %d, this decoder reads version %d", ErrMalformed, env.Header.FormatVersion, FormatVersion)
+	switch env.Header.FormatVersion {
+	case FormatVersion:
+		if env.Columnar != nil {
+			return nil, fmt.Errorf("%w: version-1 envelope with a columnar body", ErrMalformed)
+		}
+	case FormatVersion2:
+		if env.Columnar == nil || env.Traces != nil || env.Metrics != nil || env.Logs != nil {
+			return nil, fmt.Errorf("%w: a version-2 envelope carries exactly a columnar body", ErrMalformed)
+		}
+	default:
+		return nil, fmt.Errorf("%w: format version %d, this decoder reads versions %d and %d", ErrMalformed, env.Header.FormatVersion, FormatVersion, FormatVersion2)
 	}
 	return env, nil
 }

@@ -18,6 +18,12 @@ const (
 	// parameter rather than Content-Encoding so that HTTP middleware does not decompress
 	// the body without the decoded-size check of Codec.Decompress.
 	MediaType = "application/x-otlptx+protobuf"
+	// MediaTypeV2 is the media type of version-2 request bodies (FormatVersion2). It is
+	// a media type of its own, not a parameter of MediaType, because version-1 receivers
+	// ignore unknown parameters but answer any other media type with 415 Unsupported
+	// Media Type, which the exporter recognises to fall back to version 1. The body names
+	// its compression itself (see IsV2Body), so the type has no parameters.
+	MediaTypeV2 = "application/x-otlptx-v2"
 	// HeaderSenderID and HeaderSequence repeat the envelope's sender id and sequence on
 	// the request so proxies and logs can identify a batch without decoding it.
 	HeaderSenderID = "Otlptx-Sender-Id"
@@ -49,6 +55,25 @@ func ParseContentType(contentType string) (Compression, error) {
 		return "", err
 	}
 	return c, nil
+}
+
+// ParseRequestContentType returns the format version and compression of a request from
+// its Content-Type: MediaType (version 1, compression parameter as in ParseContentType)
+// or MediaTypeV2 (version 2; the compression is read from the body). An error means 415
+// Unsupported Media Type.
+func ParseRequestContentType(contentType string) (version uint32, comp Compression, err error) {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return 0, "", fmt.Errorf("content type %q: %w", contentType, err)
+	}
+	if mediaType == MediaTypeV2 {
+		return FormatVersion2, "", nil
+	}
+	comp, err = ParseContentType(contentType)
+	if err != nil {
+		return 0, "", fmt.Errorf("%w (or %q for version 2)", err, MediaTypeV2)
+	}
+	return FormatVersion, comp, nil
 }
 
 // SignalResult is the outcome of one signal of an envelope at the receiver.

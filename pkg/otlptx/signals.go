@@ -66,8 +66,24 @@ func NewEnvelope(hdr Header, td ptrace.Traces, md pmetric.Metrics, ld plog.Logs)
 }
 
 // DecodeTraces decodes the embedded traces. ok is false when the envelope carries none. The
-// decoded span count must equal the header's: a mismatch is malformed input.
+// decoded span count must equal the header's: a mismatch is malformed input. For a
+// version-2 envelope the body is decoded once and every call returns the same pdata.
 func (e *Envelope) DecodeTraces() (td ptrace.Traces, ok bool, err error) {
+	if e.Header.FormatVersion == FormatVersion2 {
+		dec, err := e.decodeColumnar()
+		if err != nil {
+			return td, false, err
+		}
+		td, ok = dec.traces, dec.mask&sectionTraces != 0
+		var got uint64
+		if ok {
+			got = uint64(td.SpanCount())
+		}
+		if got != e.Header.SpanCount {
+			return td, false, fmt.Errorf("%w: header declares %d spans, payload has %d", ErrMalformed, e.Header.SpanCount, got)
+		}
+		return td, ok, nil
+	}
 	if e.Traces == nil {
 		if e.Header.SpanCount != 0 {
 			return td, false, fmt.Errorf("%w: header declares %d spans but no traces", ErrMalformed, e.Header.SpanCount)
@@ -87,6 +103,21 @@ func (e *Envelope) DecodeTraces() (td ptrace.Traces, ok bool, err error) {
 
 // DecodeMetrics decodes the embedded metrics; see DecodeTraces.
 func (e *Envelope) DecodeMetrics() (md pmetric.Metrics, ok bool, err error) {
+	if e.Header.FormatVersion == FormatVersion2 {
+		dec, err := e.decodeColumnar()
+		if err != nil {
+			return md, false, err
+		}
+		md, ok = dec.metrics, dec.mask&sectionMetrics != 0
+		var got uint64
+		if ok {
+			got = uint64(md.DataPointCount())
+		}
+		if got != e.Header.DataPointCount {
+			return md, false, fmt.Errorf("%w: header declares %d data points, payload has %d", ErrMalformed, e.Header.DataPointCount, got)
+		}
+		return md, ok, nil
+	}
 	if e.Metrics == nil {
 		if e.Header.DataPointCount != 0 {
 			return md, false, fmt.Errorf("%w: header declares %d data points but no metrics", ErrMalformed, e.Header.DataPointCount)
@@ -106,6 +137,21 @@ func (e *Envelope) DecodeMetrics() (md pmetric.Metrics, ok bool, err error) {
 
 // DecodeLogs decodes the embedded logs; see DecodeTraces.
 func (e *Envelope) DecodeLogs() (ld plog.Logs, ok bool, err error) {
+	if e.Header.FormatVersion == FormatVersion2 {
+		dec, err := e.decodeColumnar()
+		if err != nil {
+			return ld, false, err
+		}
+		ld, ok = dec.logs, dec.mask&sectionLogs != 0
+		var got uint64
+		if ok {
+			got = uint64(ld.LogRecordCount())
+		}
+		if got != e.Header.LogRecordCount {
+			return ld, false, fmt.Errorf("%w: header declares %d log records, payload has %d", ErrMalformed, e.Header.LogRecordCount, got)
+		}
+		return ld, ok, nil
+	}
 	if e.Logs == nil {
 		if e.Header.LogRecordCount != 0 {
 			return ld, false, fmt.Errorf("%w: header declares %d log records but no logs", ErrMalformed, e.Header.LogRecordCount)

@@ -161,9 +161,9 @@ func (r *otlptxReceiver) handleExport(w http.ResponseWriter, req *http.Request) 
 		r.reject(w, req, http.StatusMethodNotAllowed, "only POST is accepted", nil)
 		return
 	}
-	comp, err := otlptx.ParseContentType(req.Header.Get("Content-Type"))
+	version, comp, err := otlptx.ParseRequestContentType(req.Header.Get("Content-Type"))
 	if err != nil {
-		r.reject(w, req, http.StatusUnsupportedMediaType, fmt.Sprintf("want Content-Type %s", otlptx.ContentType(otlptx.CompressionSnappy)), err)
+		r.reject(w, req, http.StatusUnsupportedMediaType, fmt.Sprintf("want Content-Type %s or %s", otlptx.MediaTypeV2, otlptx.ContentType(otlptx.CompressionSnappy)), err)
 		return
 	}
 	body, err := io.ReadAll(req.Body)
@@ -176,7 +176,7 @@ func (r *otlptxReceiver) handleExport(w http.ResponseWriter, req *http.Request) 
 		r.reject(w, req, http.StatusBadRequest, "could not read the request body", err)
 		return
 	}
-	env, err := r.codec.Decode(body, comp)
+	env, err := r.codec.DecodeRequest(body, version, comp)
 	if err != nil {
 		status := http.StatusBadRequest
 		if errors.Is(err, otlptx.ErrTooLarge) {

@@ -146,6 +146,41 @@ func TestReceiveAllSignals(t *testing.T) {
 	}
 }
 
+// encodeEnvelopeV2 is encodeEnvelope for format version 2.
+func encodeEnvelopeV2(t *testing.T, seq uint64, traces, points, logs int, comp otlptx.Compression) []byte {
+	t.Helper()
+	codec, err := otlptx.NewCodec(0)
+	require.NoError(t, err)
+	defer codec.Close()
+	v1, err := otlptx.Unmarshal(func() []byte {
+		raw, err := codec.Decompress(encodeEnvelope(t, seq, traces, points, logs, otlptx.CompressionNone), otlptx.CompressionNone)
+		require.NoError(t, err)
+		return raw
+	}())
+	require.NoError(t, err)
+	env, err := v1.ToV2()
+	require.NoError(t, err)
+	body, err := codec.Encode(env, comp)
+	require.NoError(t, err)
+	return body
+}
+
+func TestReceiveAllSignalsV2(t *testing.T) {
+	for _, comp := range []otlptx.Compression{otlptx.CompressionS2, otlptx.CompressionZstd, otlptx.CompressionNone} {
+		t.Run(string(comp), func(t *testing.T) {
+			r := startAllSinks(t, nil)
+			status, resp, _ := post(t, r.url, otlptx.MediaTypeV2, encodeEnvelopeV2(t, 1, 10, 12, 7, comp))
+			require.Equal(t, http.StatusOK, status, resp.Message)
+			assert.Equal(t, otlptx.SignalResult{Accepted: 10}, resp.Traces)
+			assert.Equal(t, otlptx.SignalResult{Accepted: 12}, resp.Metrics)
+			assert.Equal(t, otlptx.SignalResult{Accepted: 7}, resp.Logs)
+			assert.Equal(t, 10, r.traces.SpanCount())
+			assert.Equal(t, 12, r.metrics.DataPointCount())
+			assert.Equal(t, 7, r.logs.LogRecordCount())
+		})
+	}
+}
+
 func TestSignalWithoutPipelineIsRejectedInCounts(t *testing.T) {
 	traces := new(consumertest.TracesSink)
 	r := startReceiver(t, nil, nil, traces, nil, nil)
@@ -277,6 +312,8 @@ func TestBadInputStatuses(t *testing.T) {
 		{name: "truncated", contentType: otlptx.MediaType, body: valid[:len(valid)-3], want: http.StatusBadRequest},
 		{name: "count mismatch", contentType: otlptx.MediaType, body: countMismatch, want: http.StatusBadRequest},
 		{name: "unknown format version", contentType: otlptx.MediaType, body: wrongVersion, want: http.StatusBadRequest},
+		{name: "v2 media type with a v1 body", contentType: otlptx.MediaTypeV2, body: valid, want: http.StatusBadRequest},
+		{name: "v1 media type with a v2 body", contentType: otlptx.MediaType, body: encodeEnvelopeV2(t, 1, 2, 0, 0, otlptx.CompressionS2), want: http.StatusBadRequest},
 		{name: "bad snappy", contentType: otlptx.ContentType(otlptx.CompressionSnappy), body: []byte{0x10, 0xff, 0xff}, want: http.StatusBadRequest},
 		{name: "decompression bomb", contentType: otlptx.ContentType(otlptx.CompressionSnappy), body: bomb, want: http.StatusRequestEntityTooLarge},
 		{name: "body too large", contentType: otlptx.MediaType, body: make([]byte, 300<<10), want: http.StatusRequestEntityTooLarge},

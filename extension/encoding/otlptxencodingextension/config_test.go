@@ -17,7 +17,7 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, err)
 	for name, want := range map[string]*Config{
 		"otlptx_encoding":      createDefaultConfig().(*Config),
-		"otlptx_encoding/zstd": {Compression: otlptx.CompressionZstd, SenderID: "archive-writer", MaxDecodedSize: 1 << 20},
+		"otlptx_encoding/zstd": {Compression: otlptx.CompressionZstd, FormatVersion: 1, SenderID: "archive-writer", MaxDecodedSize: 1 << 20},
 	} {
 		cfg := createDefaultConfig()
 		sub, err := cm.Sub(name)
@@ -32,8 +32,10 @@ func TestValidate(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Compression = "gzip"
 	cfg.MaxDecodedSize = 0
+	cfg.FormatVersion = 3
 	err := cfg.Validate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "compression")
+	assert.Contains(t, err.Error(), "format_version")
 	assert.Contains(t, err.Error(), "max_decoded_size")
 }

@@ -71,6 +71,13 @@ func (e *encodingExtension) decode(buf []byte) (*otlptx.Envelope, error) {
 
 // MarshalTraces implements ptrace.Marshaler.
 func (e *encodingExtension) MarshalTraces(td ptrace.Traces) ([]byte, error) {
+	if e.cfg.FormatVersion == int(otlptx.FormatVersion2) {
+		env, err := otlptx.NewEnvelopeV2(e.header(), td, pmetric.Metrics{}, plog.Logs{})
+		if err != nil {
+			return nil, err
+		}
+		return e.encode(env)
+	}
 	env, err := otlptx.NewEnvelope(e.header(), td, pmetric.Metrics{}, plog.Logs{})
 	if err != nil {
 		return nil, err
@@ -83,6 +90,13 @@ func (e *encodingExtension) MarshalTraces(td ptrace.Traces) ([]byte, error) {
 
 // MarshalMetrics implements pmetric.Marshaler.
 func (e *encodingExtension) MarshalMetrics(md pmetric.Metrics) ([]byte, error) {
+	if e.cfg.FormatVersion == int(otlptx.FormatVersion2) {
+		env, err := otlptx.NewEnvelopeV2(e.header(), ptrace.Traces{}, md, plog.Logs{})
+		if err != nil {
+			return nil, err
+		}
+		return e.encode(env)
+	}
 	env, err := otlptx.NewEnvelope(e.header(), ptrace.Traces{}, md, plog.Logs{})
 	if err != nil {
 		return nil, err
@@ -95,6 +109,13 @@ func (e *encodingExtension) MarshalMetrics(md pmetric.Metrics) ([]byte, error) {
 
 // MarshalLogs implements plog.Marshaler.
 func (e *encodingExtension) MarshalLogs(ld plog.Logs) ([]byte, error) {
+	if e.cfg.FormatVersion == int(otlptx.FormatVersion2) {
+		env, err := otlptx.NewEnvelopeV2(e.header(), ptrace.Traces{}, pmetric.Metrics{}, ld)
+		if err != nil {
+			return nil, err
+		}
+		return e.encode(env)
+	}
 	env, err := otlptx.NewEnvelope(e.header(), ptrace.Traces{}, pmetric.Metrics{}, ld)
 	if err != nil {
 		return nil, err

@@ -22,10 +22,13 @@ import (
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx/otlptxtest"
 )
 
-func newTestExtension(t *testing.T, comp otlptx.Compression) *encodingExtension {
+func newTestExtension(t *testing.T, comp otlptx.Compression, formatVersion ...int) *encodingExtension {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	cfg.Compression = comp
+	if len(formatVersion) > 0 {
+		cfg.FormatVersion = formatVersion[0]
+	}
 	require.NoError(t, cfg.Validate())
 	ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)
@@ -35,44 +38,51 @@ func newTestExtension(t *testing.T, comp otlptx.Compression) *encodingExtension 
 }
 
 func TestMarshalUnmarshalEverySignal(t *testing.T) {
-	for _, comp := range []otlptx.Compression{otlptx.CompressionSnappy, otlptx.CompressionZstd, otlptx.CompressionNone} {
-		t.Run(string(comp), func(t *testing.T) {
-			ext := newTestExtension(t, comp)
-			gen := otlptxtest.NewGenerator(1)
-			td, md, ld := gen.Traces(7), gen.Metrics(9), gen.Logs(5)
-
-			buf, err := ext.MarshalTraces(td)
-			require.NoError(t, err)
-			gotTraces, err := ext.UnmarshalTraces(buf)
-			require.NoError(t, err)
-			assert.Equal(t, td, gotTraces)
-			// The bytes are a real OTLP-TX envelope.
-			codec, err := otlptx.NewCodec(0)
-			require.NoError(t, err)
-			defer codec.Close()
-			env, err := codec.Decode(buf, comp)
-			require.NoError(t, err)
-			assert.Equal(t, uint64(7), env.Header.SpanCount)
-			assert.Equal(t, "otlptx_encoding", env.Header.SenderID)
-
-			buf, err = ext.MarshalMetrics(md)
-			require.NoError(t, err)
-			gotMetrics, err := ext.UnmarshalMetrics(buf)
-			require.NoError(t, err)
-			assert.Equal(t, md, gotMetrics)
-
-			buf, err = ext.MarshalLogs(ld)
-			require.NoError(t, err)
-			gotLogs, err := ext.UnmarshalLogs(buf)
-			require.NoError(t, err)
-			assert.Equal(t, ld, gotLogs)
-
-			// Reading another signal from a logs envelope yields empty data, no error.
-			emptyTraces, err := ext.UnmarshalTraces(buf)
-			require.NoError(t, err)
-			assert.Equal(t, 0, emptyTraces.SpanCount())
-		})
+	for _, version := range []uint32{otlptx.FormatVersion, otlptx.FormatVersion2} {
+		for _, comp := range []otlptx.Compression{otlptx.CompressionSnappy, otlptx.CompressionZstd, otlptx.CompressionNone} {
+			t.Run(fmt.Sprintf("v%d/%s", version, comp), func(t *testing.T) {
+				testMarshalUnmarshalEverySignal(t, version, comp)
+			})
+		}
 	}
+}
+
+func testMarshalUnmarshalEverySignal(t *testing.T, version uint32, comp otlptx.Compression) {
+	ext := newTestExtension(t, comp, int(version))
+	gen := otlptxtest.NewGenerator(1)
+	td, md, ld := gen.Traces(7), gen.Metrics(9), gen.Logs(5)
+
+	buf, err := ext.MarshalTraces(td)
+	require.NoError(t, err)
+	gotTraces, err := ext.UnmarshalTraces(buf)
+	require.NoError(t, err)
+	assert.Equal(t, td, gotTraces)
+	// The bytes are a real OTLP-TX envelope.
+	codec, err := otlptx.NewCodec(0)
+	require.NoError(t, err)
+	defer codec.Close()
+	env, err := codec.Decode(buf, comp)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(7), env.Header.SpanCount)
+	assert.Equal(t, version, env.Header.FormatVersion)
+	assert.Equal(t, "otlptx_encoding", env.Header.SenderID)
+
+	buf, err = ext.MarshalMetrics(md)
+	require.NoError(t, err)
+	gotMetrics, err := ext.UnmarshalMetrics(buf)
+	require.NoError(t, err)
+	assert.Equal(t, md, gotMetrics)
+
+	buf, err = ext.MarshalLogs(ld)
+	require.NoError(t, err)
+	gotLogs, err := ext.UnmarshalLogs(buf)
+	require.NoError(t, err)
+	assert.Equal(t, ld, gotLogs)
+
+	// Reading another signal from a logs envelope yields empty data, no error.
+	emptyTraces, err := ext.UnmarshalTraces(buf)
+	require.NoError(t, err)
+	assert.Equal(t, 0, emptyTraces.SpanCount())
 }
 
 func TestUnmarshalRejectsBadInput(t *testing.T) {

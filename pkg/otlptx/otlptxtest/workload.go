@@ -24,6 +24,11 @@ type Generator struct {
 	// Service names the resource (service.name); Instance its service.instance.id.
 	Service  string
 	Instance string
+	// Host is the resource's host.name.
+	Host string
+	// Epoch is when the generated spans and logs start and a minute before the metrics'
+	// time; Stream advances it from batch to batch.
+	Epoch time.Time
 }
 
 // NewGenerator returns a generator seeded with seed.
@@ -32,6 +37,8 @@ func NewGenerator(seed uint64) *Generator {
 		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		Service:  "checkout",
 		Instance: fmt.Sprintf("checkout-%d", seed),
+		Host:     "node-7.eu-west-1.internal",
+		Epoch:    baseTime,
 	}
 }
 
@@ -41,7 +48,7 @@ func (g *Generator) fillResource(res pcommon.Resource) {
 	attrs.PutStr("service.instance.id", g.Instance)
 	attrs.PutStr("service.version", "1.14.2")
 	attrs.PutStr("deployment.environment.name", "production")
-	attrs.PutStr("host.name", "node-7.eu-west-1.internal")
+	attrs.PutStr("host.name", g.Host)
 	attrs.PutStr("k8s.namespace.name", "shop")
 	attrs.PutStr("k8s.pod.name", g.Instance+"-7d9c8b6f5-x2k4q")
 	attrs.PutStr("telemetry.sdk.language", "go")
@@ -70,7 +77,7 @@ func (g *Generator) Traces(n int) ptrace.Traces {
 	var parent pcommon.SpanID
 	for i := range n {
 		span := ss.Spans().AppendEmpty()
-		start := baseTime.Add(time.Duration(i) * 3 * time.Millisecond)
+		start := g.Epoch.Add(time.Duration(i) * 3 * time.Millisecond)
 		var spanID pcommon.SpanID
 		g.id(spanID[:])
 		span.SetSpanID(spanID)
@@ -133,7 +140,7 @@ func (g *Generator) Metrics(n int) pmetric.Metrics {
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName("go.opentelemetry.io/contrib/instrumentation/runtime")
 	start := pcommon.NewTimestampFromTime(baseTime)
-	now := pcommon.NewTimestampFromTime(baseTime.Add(time.Minute))
+	now := pcommon.NewTimestampFromTime(g.Epoch.Add(time.Minute))
 	kinds := []string{"sum", "gauge", "histogram"}
 	for i := 0; i < n; {
 		kind := kinds[(i/4)%len(kinds)]
@@ -211,7 +218,7 @@ func (g *Generator) Logs(n int) plog.Logs {
 	sl.Scope().SetName("log/slog")
 	for i := range n {
 		lr := sl.LogRecords().AppendEmpty()
-		ts := pcommon.NewTimestampFromTime(baseTime.Add(time.Duration(i) * 7 * time.Millisecond))
+		ts := pcommon.NewTimestampFromTime(g.Epoch.Add(time.Duration(i) * 7 * time.Millisecond))
 		lr.SetTimestamp(ts)
 		lr.SetObservedTimestamp(ts)
 		sev := g.rng.IntN(10)
