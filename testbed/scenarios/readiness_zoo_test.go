@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,7 +178,7 @@ func shippedReadinessBlock(t *testing.T) string {
 }
 
 // readinessLogRecords returns the collector's JSON log records with message msg, in log order.
-func readinessLogRecords(logPath, msg string) []map[string]any {
+func readinessLogRecords(logPath string, msgs ...string) []map[string]any {
 	b, err := os.ReadFile(logPath)
 	if err != nil {
 		return nil
@@ -187,11 +188,11 @@ func readinessLogRecords(logPath, msg string) []map[string]any {
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if !bytes.Contains(line, []byte(msg)) {
+		if !slices.ContainsFunc(msgs, func(msg string) bool { return bytes.Contains(line, []byte(msg)) }) {
 			continue
 		}
 		var m map[string]any
-		if json.Unmarshal(line, &m) == nil && m["msg"] == msg {
+		if json.Unmarshal(line, &m) == nil && slices.Contains(msgs, str(m["msg"])) {
 			out = append(out, m)
 		}
 	}
@@ -215,9 +216,10 @@ type zooResult struct {
 	Anomalies      []zooAnomaly
 	// Detected is the first anomaly of the expected kind at or after the onset (nil: missed, or healthy).
 	Detected *zooAnomaly
-	// Site is the first named site reported for the service: the top_site of its first "readiness: leak
-	// attribution" (call sites that grew), else the first entry of "top" of its first "readiness: capture taken"
-	// that names any. SiteFrom says which.
+	// Site is the first named site reported for the service: the top_site of the detected episode's start record
+	// (per-call-site goroutine counts), else the top_site of its first "readiness: leak attribution" (call sites
+	// that grew) or "readiness: allocation attribution" (what allocated during a GC storm), else the first entry of
+	// "top" of its first "readiness: capture taken" that names any. SiteFrom says which.
 	Site, SiteFrom string
 	SiteRight      bool
 	// FalseAlarms are anomalies on a healthy service, of an unexpected kind, or before the onset.
@@ -241,7 +243,8 @@ func scoreZoo(services []*testbed.FaultZoo, logPath string) []zooResult {
 // and fault onset.
 func scoreZooRecords(labels []testbed.ZooLabel, startAndOnset func(testbed.ZooLabel) (started, onset time.Time), logPath string) []zooResult {
 	started := readinessLogRecords(logPath, "readiness anomaly started")
-	attributions := readinessLogRecords(logPath, "readiness: leak attribution")
+	// In log order: the first attribution of a service is the first site it named.
+	attributions := readinessLogRecords(logPath, "readiness: leak attribution", "readiness: allocation attribution")
 	captures := readinessLogRecords(logPath, "readiness: capture taken")
 	results := make([]zooResult, 0, len(labels))
 	for _, l := range labels {
@@ -259,16 +262,22 @@ func scoreZooRecords(labels []testbed.ZooLabel, startAndOnset func(testbed.ZooLa
 			a := zooAnomaly{Rule: str(rec["rule"]), Kind: str(rec["kind"]), DataTime: dt, Offset: dt.Sub(r.Onset)}
 			r.Anomalies = append(r.Anomalies, a)
 			switch {
+			case !l.Healthy() && slices.Contains(l.AlsoKinds, a.Kind) && a.Offset >= -zooOnsetSlack:
 			case l.Healthy() || a.Kind != l.Kind || a.Offset < -zooOnsetSlack:
 				r.FalseAlarms = append(r.FalseAlarms, a)
 			case r.Detected == nil:
 				r.Detected = &a
+				if site := str(rec["top_site"]); site != "" {
+					r.Site, r.SiteFrom = site, "episode start"
+				}
 			}
 		}
-		for _, rec := range attributions {
-			if rec["service.name"] == l.Name {
-				r.Site, r.SiteFrom = str(rec["top_site"]), "leak attribution"
-				break
+		if r.Site == "" {
+			for _, rec := range attributions {
+				if rec["service.name"] == l.Name {
+					r.Site, r.SiteFrom = str(rec["top_site"]), strings.TrimPrefix(str(rec["msg"]), "readiness: ")
+					break
+				}
 			}
 		}
 		if r.Site == "" {

@@ -28,11 +28,14 @@ type ZooLabel struct {
 	Shape string        `yaml:"shape"`
 	Onset time.Duration `yaml:"onset"`
 	// Kind is the expected rule kind: goroutine_growth, gc_frequency, heap_growth, or "none".
-	Kind                 string        `yaml:"kind"`
-	TargetLatencySeconds float64       `yaml:"target_latency_seconds"`
-	Sites                []string      `yaml:"sites"`
-	Short                bool          `yaml:"short"`
-	RestartAfter         time.Duration `yaml:"restart_after"`
+	Kind                 string   `yaml:"kind"`
+	TargetLatencySeconds float64  `yaml:"target_latency_seconds"`
+	Sites                []string `yaml:"sites"`
+	// AlsoKinds are rule kinds that may fire too, as a consequence of the fault (leaked HTTP connections hold
+	// their buffers: the heap grows with the goroutines).
+	AlsoKinds    []string      `yaml:"also_kinds"`
+	Short        bool          `yaml:"short"`
+	RestartAfter time.Duration `yaml:"restart_after"`
 }
 
 // Healthy reports whether the service must never be flagged.
