@@ -25,6 +25,9 @@ type simService struct {
 	target time.Duration // latest acceptable episode start after onset
 	// sitesOnly: only per-call-site tracking can see the fault (it needs goroutine stacks, so pprofscrape).
 	sitesOnly bool
+	// site, when set, is the call site the episode's start record may name (it may also name none, leaving it to
+	// the captures; never another one).
+	site string
 
 	goroutines func(t time.Duration, rng *rand.Rand) float64
 	// sites, when set, splits the goroutines per call site (read every 30 s, as pprofscrape does).
@@ -185,9 +188,16 @@ func simZoo(seed uint64) []simService {
 				return wander(300, 0.1, seed+5)(t, rng) + linearFrom(0, 2)(t)
 			}},
 		{name: "leak-5ps-after-90s", expect: KindGoroutineGrowth, onset: 90 * time.Second, target: time.Minute,
+			site: "main.lockedUpdater",
 			goroutines: func(t time.Duration, rng *rand.Rand) float64 {
 				return wander(300, 0.1, seed+6)(t, rng) + linearFrom(90*time.Second, 5)(t)
-			}},
+			},
+			sites: siteSplit(func(t time.Duration) map[string]float64 {
+				if t < 90*time.Second {
+					return nil // the site has no goroutine before the onset: the receiver does not list it
+				}
+				return map[string]float64{"main.lockedUpdater": linearFrom(90*time.Second, 5)(t)}
+			})},
 		{name: "leak-2ps-after-90s-on-400", expect: KindGoroutineGrowth, onset: 90 * time.Second, target: 70 * time.Second,
 			goroutines: func(t time.Duration, rng *rand.Rand) float64 {
 				return wander(400, 0.1, seed+7)(t, rng) + linearFrom(90*time.Second, 2)(t)
@@ -330,6 +340,9 @@ func TestDetectionMatrix(t *testing.T) {
 			assert.LessOrEqualf(t, r.latency, svc.target, "%s (%s, seed %d): flagged too late", r.service, r.naming, r.seed)
 		}
 		assert.Emptyf(t, r.unwanted, "%s (%s, seed %d): unexpected episodes", r.service, r.naming, r.seed)
+		if svc.site != "" && r.site != "" {
+			assert.Equalf(t, svc.site, r.site, "%s (%s, seed %d): named the wrong site", r.service, r.naming, r.seed)
+		}
 	}
 	t.Log(b.String())
 }

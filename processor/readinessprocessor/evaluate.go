@@ -169,8 +169,12 @@ func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict,
 	case totalFires:
 		evidence, slope = "total", total.slopePerMin
 		if r == p.siteRule && len(s.sites) > 0 && !st.active {
-			// Name the site whose goroutines grew most over the horizon the total rose on.
+			// Name the site whose goroutines grew most over the horizon the total rose on, when it carries at least
+			// half of that growth: otherwise the stacks were read before the leak showed, and the captures name it.
 			site.name, site.rise.growth, site.rise.horizon = p.siteThatGrew(s, now, total.horizon)
+			if site.rise.growth < total.growth/2 {
+				site.name = ""
+			}
 		}
 	case site.rise.firing && site.streak >= siteStreakToFire:
 		evidence, slope = "call site", site.rise.slopePerMin
@@ -287,13 +291,16 @@ func (p *readinessProcessor) siteThatGrew(s *series, now int64, horizon time.Dur
 	for site, rg := range s.sites {
 		samples := rg.window(p.scratch.samples[:0], start, now)
 		p.scratch.samples = samples
-		if len(samples) < 2 {
+		if len(samples) == 0 {
 			continue
 		}
 		pts := p.scratch.buckets[:0]
-		if first := samples[0].ts; first > s.sitesSince && first > start {
-			step := (samples[len(samples)-1].ts - first) / int64(len(samples)-1)
-			pts = append(pts, floorPoint{x: float64(first-step-start) / 1e9})
+		if first := rg.at(0).ts; first > s.sitesSince && first > start {
+			// New since the stacks were last read without it: it rose from nothing since that read.
+			pts = append(pts, floorPoint{x: float64(max(s.sitesBefore(first), start)-start) / 1e9})
+		}
+		if len(samples)+len(pts) < 2 {
+			continue
 		}
 		for _, smp := range samples {
 			pts = append(pts, floorPoint{x: float64(smp.ts-start) / 1e9, y: smp.v})

@@ -148,5 +148,23 @@ func (s *series) restarted() {
 	s.sites, s.sitesSince = nil, 0
 }
 
+// sitesBefore returns the data time of the last stack read before ts (any site's sample): when a site first appears
+// at ts, it had no goroutines then.
+func (s *series) sitesBefore(ts int64) int64 {
+	var before int64
+	for _, rg := range s.sites {
+		for i := rg.len() - 1; i >= 0; i-- {
+			if t := rg.at(i).ts; t < ts {
+				before = max(before, t)
+				break
+			}
+		}
+	}
+	if before == 0 {
+		return ts
+	}
+	return before
+}
+
 // maxSitesPerSeries bounds the call sites tracked per series; the receiver already bounds what it sends.
 const maxSitesPerSeries = 64
