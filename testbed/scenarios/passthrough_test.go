@@ -34,7 +34,7 @@ func TestPassThrough(t *testing.T) {
 		// The otlptx exporter answers a pipeline call only once the call's batch is queued (at most its
 		// flush_interval, 200 ms, later), so the sender needs about max_items / 500 = 16 requests in flight to fill
 		// batches; with 4 it measures that latency (about 10,000 items/s), not the collector's cost.
-		{"otlp-tx+snappy", testbed.OTLPTXSenderFactory("snappy"), inOTLPTX, "otlptx", 32},
+		{"otlp-tx-v2+s2", testbed.OTLPTXSenderFactory("s2"), inOTLPTX, "otlptx", 32},
 	}
 	for _, p := range pairs {
 		name := p.in + "->" + p.exporter
@@ -81,6 +81,10 @@ func TestPassThrough(t *testing.T) {
 			mon.SampleNow()
 			usage := mon.Usage(col.Name())
 			t.Logf("load: %+v; wire bytes per item: %.1f in, %.1f out", st, perItem(st.WireBytes, st.Sent), perItem(backend.WireBytes(), st.Sent))
+			if p.exporter == "otlptx" {
+				t.Logf("backend OTLP-TX envelopes: v1 %d, v2 %d; re-sent batches suppressed %d",
+					backend.OTLPTXRequestsByVersion(1), backend.OTLPTXRequestsByVersion(2), backend.OTLPTXDuplicateBatches())
+			}
 			recordRow(t, testbed.Row{
 				Scenario:   "1-passthrough",
 				Transport:  name,

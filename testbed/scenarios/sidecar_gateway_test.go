@@ -196,6 +196,9 @@ func runSidecarGateway(t *testing.T, bin string, setup tierSetup, exactlyOnce bo
 	if n := backend.OTLPTXDuplicateBatches(); n > 0 {
 		t.Logf("the backend acknowledged %d re-sent OTLP-TX batches without recording them again", n)
 	}
+	if n := backend.OTLPTXRequests(); n > 0 {
+		t.Logf("backend OTLP-TX envelopes: v1 %d, v2 %d", backend.OTLPTXRequestsByVersion(1), backend.OTLPTXRequestsByVersion(2))
+	}
 	mon.SampleNow()
 	sc, gw := mon.Usage("sidecar"), mon.Usage("gateway")
 	recordRow(t, testbed.Row{

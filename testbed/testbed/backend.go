@@ -69,6 +69,8 @@ type MockBackend struct {
 	otlptxDedup      *otlptxDedup
 	otlptxDuplicates atomic.Int64
 	otlptxRequests   atomic.Int64
+	otlptxV1Requests atomic.Int64
+	otlptxV2Requests atomic.Int64
 
 	// metricNames records which metric names arrived from which service.name, so a test can show that a scraped
 	// service's own metrics (which carry no testbed id) made it through.

@@ -74,12 +74,26 @@ func (b *MockBackend) OTLPTXDuplicateBatches() int64 { return b.otlptxDuplicates
 // OTLPTXRequests returns how many OTLP-TX envelopes were recorded (duplicates excluded).
 func (b *MockBackend) OTLPTXRequests() int64 { return b.otlptxRequests.Load() }
 
-// otlptxHandler serves POST /v1/otlptx with the wire package: the codec's decoded-size limit, its status codes
-// (400 malformed, 413 too large, 415 content type; the configured failure with Retry-After), its response body
-// (per-signal accepted counts), and duplicate suppression by (sender id, sequence) so a batch re-sent after a
-// lost answer or a restart of the sender is acknowledged but recorded once.
+// OTLPTXRequestsByVersion returns how many OTLP-TX envelopes of format version (otlptx.FormatVersion or
+// otlptx.FormatVersion2) were recorded (duplicates excluded); the counts of both versions add up to OTLPTXRequests.
+func (b *MockBackend) OTLPTXRequestsByVersion(version uint32) int64 {
+	switch version {
+	case otlptx.FormatVersion:
+		return b.otlptxV1Requests.Load()
+	case otlptx.FormatVersion2:
+		return b.otlptxV2Requests.Load()
+	}
+	return 0
+}
+
+// otlptxHandler serves POST /v1/otlptx with the wire package, as the otlptx receiver does: format versions 1
+// (otlptx.MediaType) and 2 (otlptx.MediaTypeV2) through ParseRequestContentType and Codec.DecodeRequest, the
+// codec's decoded-size limit, its status codes (400 malformed or a body of the other version, 413 too large, 415
+// content type; the configured failure with Retry-After), its response body (per-signal accepted counts), and
+// duplicate suppression by (sender id, sequence) so a batch re-sent after a lost answer or a restart of the
+// sender is acknowledged but recorded once.
 func (b *MockBackend) otlptxHandler(w http.ResponseWriter, r *http.Request) {
-	comp, err := otlptx.ParseContentType(r.Header.Get("Content-Type"))
+	version, comp, err := otlptx.ParseRequestContentType(r.Header.Get("Content-Type"))
 	if err != nil {
 		writeOTLPTXResponse(w, http.StatusUnsupportedMediaType, &otlptx.Response{Message: err.Error()})
 		return
@@ -95,7 +109,7 @@ func (b *MockBackend) otlptxHandler(w http.ResponseWriter, r *http.Request) {
 		writeOTLPTXResponse(w, http.StatusRequestEntityTooLarge, &otlptx.Response{Message: errBodyTooLarge.Error()})
 		return
 	}
-	env, err := b.otlptxCodec.Decode(body, comp)
+	env, err := b.otlptxCodec.DecodeRequest(body, version, comp)
 	if err == nil {
 		err = b.recordOTLPTX(w, r, env)
 		if err == nil {
@@ -162,6 +176,11 @@ func (b *MockBackend) recordOTLPTX(w http.ResponseWriter, r *http.Request, env *
 		resp.Logs.Accepted = env.Header.LogRecordCount
 	}
 	b.otlptxRequests.Add(1)
+	if env.Header.FormatVersion == otlptx.FormatVersion2 {
+		b.otlptxV2Requests.Add(1)
+	} else {
+		b.otlptxV1Requests.Add(1)
+	}
 	if dedup {
 		b.otlptxDedup.finish(key, resp, true)
 	}

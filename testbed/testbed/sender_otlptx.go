@@ -20,28 +20,45 @@ import (
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
 )
 
-// OTLPTXSenderFactory returns a factory of OTLP-TX senders; compression is "" (snappy, the protocol's default),
-// "snappy", "zstd" or "none".
+// OTLPTXSenderFactory returns a factory of OTLP-TX senders of format version 2 (the protocol's default); compression
+// is as for NewOTLPTXSender.
 func OTLPTXSenderFactory(compression string) SenderFactory {
-	return func(endpoint string) (Sender, error) { return NewOTLPTXSender(endpoint, compression) }
+	return OTLPTXVersionSenderFactory(otlptx.FormatVersion2, compression)
+}
+
+// OTLPTXVersionSenderFactory returns a factory of OTLP-TX senders of format version (otlptx.FormatVersion or
+// otlptx.FormatVersion2); compression is as for NewOTLPTXVersionSender.
+func OTLPTXVersionSenderFactory(version uint32, compression string) SenderFactory {
+	return func(endpoint string) (Sender, error) { return NewOTLPTXVersionSender(endpoint, version, compression) }
 }
 
 type otlptxSender struct {
 	name        string
 	url         string
 	senderID    string
+	version     uint32
 	compression otlptx.Compression
+	contentType string
 	codec       *otlptx.Codec
 	client      *http.Client
 	wire        atomic.Int64
 }
 
-// NewOTLPTXSender returns an OTLP-TX client posting to http://<endpoint>/v1/otlptx. Its sender id is random and
-// fixed for the sender's life. A batch's sequence is derived from its first id (source and position in the
-// source's stream), so it increases with generation order and stays the same when the load generator retries
-// the batch: the receiver's duplicate suppression then acknowledges a retry whose first attempt was accepted
-// (its answer lost to a timeout or a crash) without forwarding it twice.
+// NewOTLPTXSender returns an OTLP-TX client of format version 2 (the columnar envelope, otlptx.MediaTypeV2); see
+// NewOTLPTXVersionSender.
 func NewOTLPTXSender(endpoint, compression string) (Sender, error) {
+	return NewOTLPTXVersionSender(endpoint, otlptx.FormatVersion2, compression)
+}
+
+// NewOTLPTXVersionSender returns an OTLP-TX client of format version (otlptx.FormatVersion2, the default of the
+// protocol, or otlptx.FormatVersion) posting to http://<endpoint>/v1/otlptx. compression is "" (s2 for version 2,
+// snappy for version 1, the protocol's defaults), "snappy" (s2 for version 2, as the otlptx exporter's
+// `compression: snappy`), "s2" (snappy for version 1), "zstd" or "none". Its sender id is random and fixed for
+// the sender's life. A batch's sequence is derived from its first id (source and position in the source's
+// stream), so it increases with generation order and stays the same when the load generator retries the batch:
+// the receiver's duplicate suppression then acknowledges a retry whose first attempt was accepted (its answer
+// lost to a timeout or a crash) without forwarding it twice.
+func NewOTLPTXVersionSender(endpoint string, version uint32, compression string) (Sender, error) {
 	if err := mustLoopback(endpoint); err != nil {
 		return nil, err
 	}
@@ -52,6 +69,19 @@ func NewOTLPTXSender(endpoint, compression string) (Sender, error) {
 	if err := comp.Validate(); err != nil {
 		return nil, fmt.Errorf("OTLP-TX sender: %w", err)
 	}
+	var name, contentType string
+	switch version {
+	case otlptx.FormatVersion2:
+		if comp == otlptx.CompressionSnappy {
+			comp = otlptx.CompressionS2
+		}
+		name, contentType = "otlp-tx-v2+"+string(comp), otlptx.MediaTypeV2
+	case otlptx.FormatVersion:
+		comp = otlptx.V1Compression(comp)
+		name, contentType = "otlp-tx+"+string(comp), otlptx.ContentType(comp)
+	default:
+		return nil, fmt.Errorf("OTLP-TX sender: format version %d, use %d or %d", version, otlptx.FormatVersion2, otlptx.FormatVersion)
+	}
 	var idBytes [8]byte
 	if _, err := rand.Read(idBytes[:]); err != nil {
 		return nil, fmt.Errorf("OTLP-TX sender id: %w", err)
@@ -61,10 +91,12 @@ func NewOTLPTXSender(endpoint, compression string) (Sender, error) {
 		return nil, err
 	}
 	return &otlptxSender{
-		name:        "otlp-tx+" + string(comp),
+		name:        name,
 		url:         "http://" + endpoint + otlptx.Path,
 		senderID:    "testbed-" + hex.EncodeToString(idBytes[:]),
+		version:     version,
 		compression: comp,
+		contentType: contentType,
 		codec:       codec,
 		client: &http.Client{Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
@@ -102,7 +134,13 @@ func (s *otlptxSender) Send(ctx context.Context, b Batch) error {
 	case Logs:
 		ld = b.Logs
 	}
-	env, err := otlptx.NewEnvelope(hdr, td, md, ld)
+	var env *otlptx.Envelope
+	var err error
+	if s.version == otlptx.FormatVersion2 {
+		env, err = otlptx.NewEnvelopeV2(hdr, td, md, ld)
+	} else {
+		env, err = otlptx.NewEnvelope(hdr, td, md, ld)
+	}
 	if err != nil {
 		return fmt.Errorf("building OTLP-TX envelope: %w", err)
 	}
@@ -114,7 +152,7 @@ func (s *otlptxSender) Send(ctx context.Context, b Batch) error {
 	if err != nil {
 		return fmt.Errorf("building request: %w", err)
 	}
-	req.Header.Set("Content-Type", otlptx.ContentType(s.compression))
+	req.Header.Set("Content-Type", s.contentType)
 	req.Header.Set(otlptx.HeaderSenderID, s.senderID)
 	req.Header.Set(otlptx.HeaderSequence, strconv.FormatUint(hdr.Sequence, 10))
 	resp, err := s.client.Do(req)
