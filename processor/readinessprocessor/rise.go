@@ -146,7 +146,7 @@ func riseOf(samples []sample, now int64, cfg *riseConfig, full bool, sc *trendSc
 		}
 		// A wide floor (heap signals with a GC sawtooth) already removed what the raw noise measures.
 		quiet := cfg.floorSpan > 0 || growth >= noiseMultiple*noise
-		rising := p < cfg.significance && quiet && sustained(pts, slope, cfg.sustainRatio+strict, sc) &&
+		rising := p < cfg.significance && quiet && rises(pts) >= 3 && sustained(pts, slope, cfg.sustainRatio+strict, sc) &&
 			breaksOut(floors, nowX-hs, recentFloor(pts), max(cfg.minGrowth/2, 2*noise))
 		if !best.firing {
 			best = riseResult{
@@ -329,7 +329,7 @@ func recentFloor(pts []floorPoint) float64 {
 // does, a ramp that flattens does not.
 func sustained(pts []floorPoint, slope, ratio float64, sc *trendScratch) bool {
 	half := len(pts) / 2
-	if half < 3 {
+	if half < 3 || !halvesMove(pts, half) {
 		return true
 	}
 	second, _ := theilSenPoints(pts[len(pts)-half:], sc)
@@ -341,7 +341,7 @@ func sustained(pts []floorPoint, slope, ratio float64, sc *trendScratch) bool {
 // of a few points does not make a steady leak look like a ramp.
 func decelerating(pts []floorPoint, cfg *riseConfig, strict float64, sc *trendScratch) bool {
 	half := len(pts) / 2
-	if half < 3 {
+	if half < 3 || !halvesMove(pts, half) {
 		return false
 	}
 	first, intercept := theilSenPoints(pts[:half], sc)
@@ -355,6 +355,34 @@ func decelerating(pts []floorPoint, cfg *riseConfig, strict float64, sc *trendSc
 
 // fromStartStrictness is added to the sustain and ramp ratios on a horizon that starts with the series.
 const fromStartStrictness = 0.15
+
+// halvesMove reports whether the first half of the points changes value at least twice, so that its slope says
+// something. The heap goal moves only when a GC ends: with a GC a minute, a short horizon's first half holds one
+// step or none. (A flat second half after a moving first one is what a ramp that ended looks like: that is judged.)
+func halvesMove(pts []floorPoint, half int) bool {
+	return changes(pts[:half]) >= 2
+}
+
+func changes(pts []floorPoint) int {
+	n := 0
+	for i := 1; i < len(pts); i++ {
+		if pts[i].y != pts[i-1].y {
+			n++
+		}
+	}
+	return n
+}
+
+// rises counts the steps up: a rise needs several (one step is a load change or a cache filled once).
+func rises(pts []floorPoint) int {
+	n := 0
+	for i := 1; i < len(pts); i++ {
+		if pts[i].y > pts[i-1].y {
+			n++
+		}
+	}
+	return n
+}
 
 // rampRatio: a second half rising slower than this share of the first half's slope is a ramp.
 const rampRatio = 0.7
