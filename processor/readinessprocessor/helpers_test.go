@@ -2,9 +2,7 @@ package readinessprocessor
 
 import (
 	"context"
-	"encoding/json"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -24,8 +22,8 @@ import (
 	"github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor/internal/metadata"
 )
 
-// runtimeSample is one observation of a Go process's runtime: the format of the recorded fixtures in
-// testdata/series (written by testdata/recorder) and of the synthetic series.
+// runtimeSample is one observation of a Go process's runtime: the format of the fault zoo's recordings
+// (testbed/cmd/faultzoo/testdata/series) and of the synthetic series.
 type runtimeSample struct {
 	// OffsetMillis is the sample's time from the start of the series.
 	OffsetMillis   int64   `json:"t_ms"`
@@ -48,23 +46,6 @@ type runtimeSample struct {
 func (s runtimeSample) at() time.Duration { return time.Duration(s.OffsetMillis) * time.Millisecond }
 
 // recording is one fixture file.
-type recording struct {
-	Scenario    string          `json:"scenario"`
-	Description string          `json:"description"`
-	TimeScale   float64         `json:"time_scale"`
-	Samples     []runtimeSample `json:"samples"`
-}
-
-func loadRecording(t testing.TB, name string) recording {
-	t.Helper()
-	data, err := os.ReadFile("testdata/series/" + name + ".json")
-	require.NoError(t, err)
-	var rec recording
-	require.NoError(t, json.Unmarshal(data, &rec))
-	require.NotEmpty(t, rec.Samples)
-	return rec
-}
-
 // naming selects under which metric names a sample is sent.
 type naming int
 

@@ -527,10 +527,10 @@ func TestTwoSourcesOneSeries(t *testing.T) {
 		want    int
 	}{
 		{name: "leak", samples: leakSeries(), want: 1},
-		{name: "healthy", samples: loadRecording(t, "healthy").Samples, want: 0},
+		{name: "healthy", samples: loadZooRecording(t, "healthy-wander").Samples, want: 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, recordedRules())
+			h := newHarness(t, testConfig(defaultRulesAnnotating()...))
 			res := serviceResource("demoapp", "127.0.0.1:6060")
 			for i, s := range tt.samples {
 				h.clock = epoch.Add(s.at())

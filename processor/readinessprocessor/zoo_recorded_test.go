@@ -90,6 +90,43 @@ func containsAny(s string, subs []string) bool {
 	return false
 }
 
+// loadZooRecording reads one recording of the fault zoo.
+func loadZooRecording(t testing.TB, scenario string) zooRecording {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(zooSeriesDir, scenario+".json"))
+	require.NoError(t, err)
+	var rec zooRecording
+	require.NoError(t, json.Unmarshal(data, &rec))
+	require.NotEmpty(t, rec.Samples)
+	return rec
+}
+
+// Healthy recordings stay healthy when scrapes are lost (an outage of two minutes and scattered misses), and when
+// two processes' recordings follow each other under one identity (a restart: counters start again at zero).
+func TestZooRecordingsGapsAndGlued(t *testing.T) {
+	t.Run("healthy with gaps", func(t *testing.T) {
+		rec := loadZooRecording(t, "healthy-wander")
+		var samples []runtimeSample
+		for i, s := range rec.Samples {
+			if (i >= 20 && i < 32) || i%9 == 0 {
+				continue
+			}
+			samples = append(samples, s)
+		}
+		h := newHarness(t, testConfig(defaultRulesAnnotating()...))
+		h.replay(namingPrometheus, serviceResource("svc", "a"), samples)
+		assert.Empty(t, h.logs.FilterMessage("readiness anomaly started").All())
+	})
+	t.Run("healthy, restarted and glued", func(t *testing.T) {
+		first, second := loadZooRecording(t, "healthy-wander"), loadZooRecording(t, "healthy-gcsawtooth")
+		last := first.Samples[len(first.Samples)-1].at()
+		samples := append(append([]runtimeSample{}, first.Samples...), shift(second.Samples, last+10*time.Second)...)
+		h := newHarness(t, testConfig(defaultRulesAnnotating()...))
+		h.replay(namingPprofscrape, serviceResource("svc", "a"), samples)
+		assert.Empty(t, h.logs.FilterMessage("readiness anomaly started").All())
+	})
+}
+
 // defaultRulesAnnotating are the default rules with the annotate action only (no broker in these tests).
 func defaultRulesAnnotating() []RuleConfig {
 	rules := defaultRules()
