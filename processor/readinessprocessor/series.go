@@ -72,10 +72,14 @@ func (r *ring) reset() { r.start, r.n = 0, 0 }
 
 // window returns the samples with from < ts <= to, in order, appended to dst.
 func (r *ring) window(dst []sample, from, to int64) []sample {
-	for i := 0; i < r.n; i++ {
-		s := r.at(i)
-		if s.ts > from && s.ts <= to {
-			dst = append(dst, s)
+	// The buffer holds the samples in at most two runs: from start to the end of the buffer, then from its start.
+	first := r.buf[r.start:min(r.start+r.n, len(r.buf))]
+	second := r.buf[:r.n-len(first)]
+	for _, run := range [2][]sample{first, second} {
+		for _, s := range run {
+			if s.ts > from && s.ts <= to {
+				dst = append(dst, s)
+			}
 		}
 	}
 	return dst
