@@ -153,8 +153,16 @@ func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict,
 	}
 	var total riseResult
 	if found {
-		samples := p.windowSamples(s, sig, now, r.window+heapFloorSpan)
-		total = riseOf(samples, now, r.riseFor(sig), st.active && st.site == "", &p.scratch)
+		cfg := r.riseFor(sig)
+		from := now - int64(r.window+heapFloorSpan)
+		full := st.active && st.site == ""
+		// A healthy series is told apart in one pass over its history, without the tests of every horizon.
+		if lowest, highest := s.signals[sig].spread(from, 4); !full && cannotRise(lowest, highest, cfg) {
+			last, _ := s.signals[sig].last()
+			total = riseResult{judged: true, latest: last.v}
+		} else {
+			total = riseOf(p.windowSamples(s, sig, now, r.window+heapFloorSpan), now, cfg, full, &p.scratch)
+		}
 	}
 	var site siteFinding
 	if r.kind == KindGoroutineGrowth && r == p.siteRule {

@@ -173,6 +173,17 @@ func riseOf(samples []sample, now int64, cfg *riseConfig, full bool, sc *trendSc
 	return res
 }
 
+// cannotRise reports, from the lowest sample of the window and the highest of the last four, that no horizon can
+// pass riseOf's screening: the floor did not rise by half of the least growth a horizon needs. It is the common case
+// of a healthy series and costs one pass over its history.
+func cannotRise(lowest, highestRecent float64, cfg *riseConfig) bool {
+	if math.IsInf(lowest, 0) || math.IsInf(highestRecent, 0) {
+		return false
+	}
+	least := cfg.minRelGrowth * 0.55 * math.Max(lowest, 1)
+	return highestRecent-lowest < 0.5*math.Max(cfg.minGrowth, least)
+}
+
 // floorsOf turns samples into floor points: the minimum of each sample, the next sample and any within span after
 // it, stamped at the sample's own time (so the floor does not lag a rising series).
 func floorsOf(samples []sample, span int64, sc *trendScratch) []floorPoint {

@@ -1,6 +1,7 @@
 package readinessprocessor // import "github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor"
 
 import (
+	"math"
 	"strings"
 	"time"
 
@@ -69,6 +70,27 @@ func (r *ring) dropBefore(ts int64) {
 }
 
 func (r *ring) reset() { r.start, r.n = 0, 0 }
+
+// spread returns the lowest sample after from and the highest of the last `recent` samples, in one pass without
+// copying: enough to tell that nothing rose.
+func (r *ring) spread(from int64, recent int) (lowest, highestRecent float64) {
+	lowest, highestRecent = math.Inf(1), math.Inf(-1)
+	first := r.buf[r.start:min(r.start+r.n, len(r.buf))]
+	second := r.buf[:r.n-len(first)]
+	i := 0
+	for _, run := range [2][]sample{first, second} {
+		for _, s := range run {
+			if s.ts > from {
+				lowest = math.Min(lowest, s.v)
+			}
+			if i >= r.n-recent {
+				highestRecent = math.Max(highestRecent, s.v)
+			}
+			i++
+		}
+	}
+	return lowest, highestRecent
+}
 
 // window returns the samples with from < ts <= to, in order, appended to dst.
 func (r *ring) window(dst []sample, from, to int64) []sample {
