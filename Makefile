@@ -24,7 +24,9 @@ RACE_PKGS := ./receiver/... ./processor/... ./exporter/... ./extension/... ./pkg
 # targets' packages pull in the collector, whose coverage-instrumented build costs about 10 cold minutes on 2 cores.
 FUZZ_TARGETS ?= ./pkg/otlptx:FuzzDecode ./pkg/otlptx:FuzzDecodeV2 ./receiver/pprofscrapereceiver:FuzzParsers ./processor/readinessprocessor:FuzzProcessMetrics
 TEST_FUZZ_TARGETS ?= ./pkg/otlptx:FuzzDecode ./pkg/otlptx:FuzzDecodeV2
-FUZZ_TIME ?= 20s
+# `make fuzz` runs every target this long; `make test` runs its targets TEST_FUZZ_TIME each.
+FUZZ_TIME ?= 10m
+TEST_FUZZ_TIME ?= 20s
 # Minimising a new input runs up to 60 s by default, and the seeds are whole envelopes and profiles: within a 20 s
 # budget the workers would spend it all minimising (0 execs/s). One second keeps them fuzzing.
 FUZZ_MINIMIZE_TIME ?= 1s
@@ -121,7 +123,7 @@ check-deploy: ## Fail when deploy/ embeds configs that differ from distro/config
 .PHONY: test
 test: lint check-distro check-generate check-deploy validate demoapp faultzoo ## Everything: lint, freshness, config validation, unit, e2e, fuzz.
 	OTELCOL_READY_BIN=$(BIN) OTELCOL_READY_SIDECAR_BIN=$(SIDECAR_BIN) DEMOAPP_BIN=$(DEMOAPP) FAULTZOO_BIN=$(FAULTZOO) $(MAKE) --no-print-directory unit
-	$(MAKE) --no-print-directory fuzz FUZZ_TARGETS="$(TEST_FUZZ_TARGETS)"
+	$(MAKE) --no-print-directory fuzz FUZZ_TARGETS="$(TEST_FUZZ_TARGETS)" FUZZ_TIME=$(TEST_FUZZ_TIME)
 
 .PHONY: bench
 bench: build demoapp faultzoo ## Benchmarks and full testbed scenarios, printed side by side with upstream alternatives.
