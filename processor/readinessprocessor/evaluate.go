@@ -187,7 +187,35 @@ func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict,
 	case site.rise.firing && site.streak >= siteStreakToFire:
 		evidence, slope = "call site", site.rise.slopePerMin
 	}
-	details := func() map[string]string {
+	details := func() describe { return growthDetails(r, sig, total, site, evidence) }
+	if evidence != "" {
+		if !st.active {
+			st.startSlope, st.site, st.horizon = slope, "", total.horizon
+			if evidence == "call site" {
+				st.site, st.horizon = site.name, site.rise.horizon
+			}
+		}
+		return verdictFiring, details()
+	}
+	if !st.active {
+		return verdictHold, nil // nothing to report: no episode starts or ends
+	}
+	// Active and no horizon fires now: the episode ends once the floor it was started on has gone flat, measured
+	// on the horizon that started it (two minutes at least): a short noisy dip does not end a slow leak.
+	clearOn := max(st.horizon, clearMinHorizon)
+	recent, judged := total.slopeFor(r.riseFor(sig), clearOn)
+	if st.site != "" {
+		recent, judged = p.siteRecentSlope(s, r, st.site, now, clearOn)
+	}
+	if judged && recent < clearSlopeShare*st.startSlope {
+		return verdictClear, details()
+	}
+	return verdictHold, details()
+}
+
+// growthDetails builds, when an episode starts, ends or is followed up, the values a growth evaluation reports.
+func growthDetails(r *rule, sig signal, total riseResult, site siteFinding, evidence string) describe {
+	return func() map[string]string {
 		d := map[string]string{"window": r.window.String()}
 		if evidence != "" {
 			d["evidence"] = evidence
@@ -214,29 +242,6 @@ func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict,
 		}
 		return d
 	}
-	if evidence != "" {
-		if !st.active {
-			st.startSlope, st.site, st.horizon = slope, "", total.horizon
-			if evidence == "call site" {
-				st.site, st.horizon = site.name, site.rise.horizon
-			}
-		}
-		return verdictFiring, details
-	}
-	if !st.active {
-		return verdictHold, details
-	}
-	// Active and no horizon fires now: the episode ends once the floor it was started on has gone flat, measured
-	// on the horizon that started it (two minutes at least): a short noisy dip does not end a slow leak.
-	clearOn := max(st.horizon, clearMinHorizon)
-	recent, judged := total.slopeFor(r.riseFor(sig), clearOn)
-	if st.site != "" {
-		recent, judged = p.siteRecentSlope(s, r, st.site, now, clearOn)
-	}
-	if judged && recent < clearSlopeShare*st.startSlope {
-		return verdictClear, details
-	}
-	return verdictHold, details
 }
 
 // siteFinding is the judgement of a series' call sites: the site that fires (or, when none does, the one that grew

@@ -163,6 +163,13 @@ func (p *readinessProcessor) evalGCFrequency(s *series, r *rule, now int64) (ver
 		}
 		b.learned += p.cfg.EvaluationInterval
 	}
+	if !firing && !active {
+		// Nothing to report: no episode starts, ends or is followed up (and no closure is allocated).
+		if clear {
+			return verdictClear, nil
+		}
+		return verdictHold, nil
+	}
 	details := func() map[string]string {
 		d := map[string]string{"gc_per_minute": fmtFloat(m.perMinute), "window": r.window.String()}
 		if len(evidence) > 0 {
