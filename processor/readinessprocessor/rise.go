@@ -193,9 +193,9 @@ func floorsOf(samples []sample, span int64, sc *trendScratch) []floorPoint {
 		if span > 0 && newest-samples[i].ts < span {
 			break // its span is not complete yet: a floor over fewer samples would read high
 		}
-		m := math.Min(samples[i].v, samples[i+1].v)
+		m := min(samples[i].v, samples[i+1].v)
 		for j := i + 2; j < len(samples) && samples[j].ts-samples[i].ts <= span; j++ {
-			m = math.Min(m, samples[j].v)
+			m = min(m, samples[j].v)
 		}
 		out = append(out, floorPoint{x: float64(samples[i].ts-origin) / 1e9, y: m})
 	}
@@ -244,7 +244,7 @@ func bucketMinima(pts []floorPoint, n int, sc *trendScratch) []floorPoint {
 			b = i
 			continue
 		}
-		out[len(out)-1].y = math.Min(out[len(out)-1].y, p.y)
+		out[len(out)-1].y = min(out[len(out)-1].y, p.y)
 	}
 	sc.buckets = out
 	return out

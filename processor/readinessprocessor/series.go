@@ -81,10 +81,10 @@ func (r *ring) spread(from int64, recent int) (lowest, highestRecent float64) {
 	for _, run := range [2][]sample{first, second} {
 		for _, s := range run {
 			if s.ts > from {
-				lowest = math.Min(lowest, s.v)
+				lowest = min(lowest, s.v)
 			}
 			if i >= r.n-recent {
-				highestRecent = math.Max(highestRecent, s.v)
+				highestRecent = max(highestRecent, s.v)
 			}
 			i++
 		}
