@@ -154,10 +154,10 @@ func (p *readinessProcessor) evalGrowth(s *series, r *rule, now int64) (verdict,
 	var total riseResult
 	if found {
 		cfg := r.riseFor(sig)
-		from := now - int64(r.window+heapFloorSpan)
 		full := st.active && st.site == ""
-		// A healthy series is told apart in one pass over its history, without the tests of every horizon.
-		if lowest, highest := s.signals[sig].spread(from, 4); !full && cannotRise(lowest, highest, cfg) {
+		// A healthy series is told apart from the lowest value it holds (its history is the window and a little
+		// more) and its last four, without the tests of every horizon.
+		if lowest, highest := s.signals[sig].spread(4); !full && cannotRise(lowest, highest, cfg) {
 			last, _ := s.signals[sig].last()
 			total = riseResult{judged: true, latest: last.v}
 		} else {

@@ -29,6 +29,9 @@ type ring struct {
 	start    int
 	n        int
 	capacity int
+	// low is the lowest value held, kept as samples come and go (lowKnown false: to be found again).
+	low      float64
+	lowKnown bool
 }
 
 func newRing(capacity int) *ring { return &ring{capacity: capacity} }
@@ -45,6 +48,11 @@ func (r *ring) last() (sample, bool) {
 }
 
 func (r *ring) push(s sample) {
+	if r.lowKnown && r.n < r.capacity {
+		r.low = min(r.low, s.v)
+	} else {
+		r.lowKnown = false // full: the oldest sample goes
+	}
 	if r.n == len(r.buf) && len(r.buf) < r.capacity {
 		grown := make([]sample, min(max(8, len(r.buf)*3/2), r.capacity))
 		for i := 0; i < r.n; i++ {
@@ -64,32 +72,34 @@ func (r *ring) push(s sample) {
 // dropBefore forgets samples older than ts.
 func (r *ring) dropBefore(ts int64) {
 	for r.n > 0 && r.buf[r.start].ts < ts {
+		if r.buf[r.start].v <= r.low {
+			r.lowKnown = false
+		}
 		r.start = (r.start + 1) % len(r.buf)
 		r.n--
 	}
 }
 
-func (r *ring) reset() { r.start, r.n = 0, 0 }
+func (r *ring) reset() { r.start, r.n, r.lowKnown = 0, 0, false }
 
-// spread returns the lowest sample after from and the highest of the last `recent` samples, in one pass without
-// copying: enough to tell that nothing rose.
-func (r *ring) spread(from int64, recent int) (lowest, highestRecent float64) {
-	lowest, highestRecent = math.Inf(1), math.Inf(-1)
-	first := r.buf[r.start:min(r.start+r.n, len(r.buf))]
-	second := r.buf[:r.n-len(first)]
-	i := 0
-	for _, run := range [2][]sample{first, second} {
-		for _, s := range run {
-			if s.ts > from {
-				lowest = min(lowest, s.v)
-			}
-			if i >= r.n-recent {
-				highestRecent = max(highestRecent, s.v)
-			}
-			i++
-		}
+// spread returns the lowest sample the ring holds and the highest of its last `recent` samples: enough to tell
+// that nothing rose. The lowest is kept as samples come and go, so this costs a few reads.
+func (r *ring) spread(recent int) (lowest, highestRecent float64) {
+	if r.n == 0 {
+		return math.Inf(1), math.Inf(-1)
 	}
-	return lowest, highestRecent
+	if !r.lowKnown {
+		r.low = math.Inf(1)
+		for i := 0; i < r.n; i++ {
+			r.low = min(r.low, r.at(i).v)
+		}
+		r.lowKnown = true
+	}
+	highestRecent = math.Inf(-1)
+	for i := max(0, r.n-recent); i < r.n; i++ {
+		highestRecent = max(highestRecent, r.at(i).v)
+	}
+	return r.low, highestRecent
 }
 
 // window returns the samples with from < ts <= to, in order, appended to dst.
