@@ -18,3 +18,5 @@ mkdir -p "$out"
   exit 1
 }
 rm -f "$out/go.mod" "$out/go.sum" "$out/.builder.log"
+# The builder's templates are not gofmt-clean; the committed sources are, like every Go file of the repository.
+gofmt -w "$out"/*.go
