@@ -510,10 +510,6 @@ func usedSignals(rules []*rule) [numSignals]bool {
 // takesCaptures reports whether the rule's episodes request captures (when a capture broker is there).
 func (r *rule) takesCaptures() bool { return r.capture || r.captureIfAvailable }
 
-func (r *rule) wantsCapture(kind pprofcaptureextension.Kind) bool {
-	return slices.Contains(r.captureKinds, kind)
-}
-
 func orDefault(s, def string) string {
 	if s == "" {
 		return def

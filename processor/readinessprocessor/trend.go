@@ -5,10 +5,6 @@ import (
 	"slices"
 )
 
-// minCoverage is the share of a window the samples must span before a windowed rule is evaluated: a series that
-// started late, or came back after a gap, is not judged on a fraction of a window.
-const minCoverage = 0.8
-
 // trendScratch holds buffers reused between evaluations.
 type trendScratch struct {
 	vals, slopes []float64

@@ -43,6 +43,3 @@ func ownerOf(frames []frame, shape stackShape) site {
 	}
 	return s
 }
-
-// isRuntimeFunction reports frames that say nothing about the application (see gostack.IsRuntimeFunction).
-func isRuntimeFunction(fn string) bool { return gostack.IsRuntimeFunction(fn) }
