@@ -8,6 +8,7 @@ import (
 	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	otlptxexporter "github.com/otelcol-ready/otelcol-ready/exporter/otlptxexporter"
 	pprofcaptureextension "github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
+	readinesshubextension "github.com/otelcol-ready/otelcol-ready/extension/readinesshubextension"
 	readinessprocessor "github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor"
 	pprofscrapereceiver "github.com/otelcol-ready/otelcol-ready/receiver/pprofscrapereceiver"
 	promscrapereceiver "github.com/otelcol-ready/otelcol-ready/receiver/promscrapereceiver"
@@ -49,6 +50,7 @@ func components() (otelcol.Factories, error) {
 		pprofextension.NewFactory(),
 		filestorage.NewFactory(),
 		pprofcaptureextension.NewFactory(),
+		readinesshubextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -58,6 +60,7 @@ func components() (otelcol.Factories, error) {
 		pprofextension.NewFactory().Type():        "github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension v0.161.0",
 		filestorage.NewFactory().Type():           "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.161.0",
 		pprofcaptureextension.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
+		readinesshubextension.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](

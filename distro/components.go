@@ -16,6 +16,7 @@ import (
 	otlptxexporter "github.com/otelcol-ready/otelcol-ready/exporter/otlptxexporter"
 	otlptxencodingextension "github.com/otelcol-ready/otelcol-ready/extension/encoding/otlptxencodingextension"
 	pprofcaptureextension "github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
+	readinesshubextension "github.com/otelcol-ready/otelcol-ready/extension/readinesshubextension"
 	readinessprocessor "github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor"
 	otlptxreceiver "github.com/otelcol-ready/otelcol-ready/receiver/otlptxreceiver"
 	pprofscrapereceiver "github.com/otelcol-ready/otelcol-ready/receiver/pprofscrapereceiver"
@@ -63,6 +64,7 @@ func components() (otelcol.Factories, error) {
 		zpagesextension.NewFactory(),
 		filestorage.NewFactory(),
 		pprofcaptureextension.NewFactory(),
+		readinesshubextension.NewFactory(),
 		otlptxencodingextension.NewFactory(),
 	)
 	if err != nil {
@@ -74,6 +76,7 @@ func components() (otelcol.Factories, error) {
 		zpagesextension.NewFactory().Type():         "go.opentelemetry.io/collector/extension/zpagesextension v0.161.0",
 		filestorage.NewFactory().Type():             "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.161.0",
 		pprofcaptureextension.NewFactory().Type():   "github.com/otelcol-ready/otelcol-ready v0.0.0",
+		readinesshubextension.NewFactory().Type():   "github.com/otelcol-ready/otelcol-ready v0.0.0",
 		otlptxencodingextension.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
 	})
 

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
+	"github.com/otelcol-ready/otelcol-ready/extension/readinesshubextension"
 	"github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor/internal/metadata"
 )
 
@@ -47,6 +48,7 @@ func (p *readinessProcessor) act(ctx context.Context, t transition) {
 	for _, k := range slices.Sorted(maps.Keys(t.details)) {
 		fields = append(fields, zap.String(k, t.details[k]))
 	}
+	p.publish(t)
 	if t.followUp {
 		p.logger.Info("readiness: follow-up capture requested", fields...)
 		p.requestCapture(ctx, t)
@@ -70,7 +72,8 @@ func (p *readinessProcessor) act(ctx context.Context, t transition) {
 func (p *readinessProcessor) requestCapture(ctx context.Context, t transition) {
 	if t.rule.takesCaptures() && p.captures != nil {
 		p.captures.enqueue(ctx, captureJob{
-			rule: t.rule.name,
+			rule:      t.rule.name,
+			episodeID: p.episodeID(t),
 			request: pprofcaptureextension.Request{
 				Target:   t.series.target,
 				Kinds:    slices.Clone(t.rule.captureKinds),
@@ -177,14 +180,17 @@ func findBroker(host component.Host, id *component.ID) (pprofcaptureextension.Br
 
 // captureJob is one capture request waiting for the worker.
 type captureJob struct {
-	rule    string
-	request pprofcaptureextension.Request
+	rule string
+	// episodeID names the episode in the hub's update event.
+	episodeID string
+	request   pprofcaptureextension.Request
 }
 
 // captureWorker sends capture requests to the broker one at a time, off the data path: captures take seconds
 // (goroutine_delta, cpu), ConsumeMetrics must never wait for them.
 type captureWorker struct {
 	broker    pprofcaptureextension.Broker
+	hub       readinesshubextension.Hub // nil: no readiness_hub extension
 	timeout   time.Duration
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
@@ -195,10 +201,11 @@ type captureWorker struct {
 	wg     sync.WaitGroup
 }
 
-func newCaptureWorker(broker pprofcaptureextension.Broker, cfg *Config, logger *zap.Logger, tb *metadata.TelemetryBuilder) *captureWorker {
+func newCaptureWorker(broker pprofcaptureextension.Broker, hub readinesshubextension.Hub, cfg *Config, logger *zap.Logger, tb *metadata.TelemetryBuilder) *captureWorker {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &captureWorker{
 		broker:    broker,
+		hub:       hub,
 		timeout:   cfg.CaptureTimeout,
 		logger:    logger,
 		telemetry: tb,
@@ -286,6 +293,8 @@ func (w *captureWorker) report(job captureJob, results []pprofcaptureextension.R
 			}
 		}
 	}
+	var named []string
+	defer func() { publishCaptures(w.hub, job, results, named, time.Now()) }()
 	for _, res := range results {
 		fields := append(slices.Clone(base), zap.String("capture_kind", string(res.Kind)))
 		if res.Err != nil {
@@ -296,9 +305,11 @@ func (w *captureWorker) report(job captureJob, results []pprofcaptureextension.R
 		sites, grew := attributionSites(res, atStart)
 		switch {
 		case grew:
+			named = append(named, sites...)
 			fields = append(fields, zap.String("sample_type", res.SampleType), zap.Strings("sites", sites), zap.String("top_site", sites[0]))
 			w.logger.Warn("readiness: leak attribution", fields...)
 		case res.Kind == pprofcaptureextension.KindAllocsDelta && len(sites) > 0:
+			named = append(named, sites...)
 			// What allocated during the capture: the cause of a GC storm, not the top of the live heap.
 			fields = append(fields, zap.String("sample_type", res.SampleType), zap.Strings("sites", sites), zap.String("top_site", sites[0]))
 			w.logger.Warn("readiness: allocation attribution", fields...)

@@ -29,6 +29,9 @@ type Config struct {
 	// CaptureExtension names the pprofcapture extension that performs captures. When empty and a rule uses the
 	// capture action, the only pprofcapture extension of the collector is used.
 	CaptureExtension *component.ID `mapstructure:"capture_extension"`
+	// HubExtension names the readiness_hub extension the processor publishes its episodes and its view of the
+	// watched services to. When empty, the only readiness_hub extension of the collector is used, if any.
+	HubExtension *component.ID `mapstructure:"hub_extension"`
 	// EvaluationInterval is how often (in data time) the windowed rules of a series are evaluated.
 	EvaluationInterval time.Duration `mapstructure:"evaluation_interval"`
 	// MaxSeries bounds the number of tracked resource identities; points of new series beyond it are skipped.

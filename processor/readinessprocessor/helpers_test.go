@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
+	"github.com/otelcol-ready/otelcol-ready/extension/readinesshubextension"
 	"github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor/internal/metadata"
 )
 
@@ -177,7 +178,9 @@ type harness struct {
 	tel  *componenttest.Telemetry
 	// capturer is registered with a real pprofcapture extension, which the processor finds on the host.
 	capturer *recordingCapturer
-	clock    time.Time
+	// hub is a real readiness_hub extension on the host.
+	hub   readinesshubextension.Hub
+	clock time.Time
 }
 
 func newHarness(t testing.TB, cfg *Config) *harness {
@@ -196,7 +199,10 @@ func newHarness(t testing.TB, cfg *Config) *harness {
 	p.now = func() time.Time { return h.clock }
 	ext := newCaptureExtension(t)
 	t.Cleanup(ext.(pprofcaptureextension.Broker).Register(h.capturer))
-	host := &testHost{exts: map[component.ID]component.Component{component.NewID(captureType): ext}}
+	hub, err := readinesshubextension.NewFactory().Create(context.Background(), extensiontest.NewNopSettings(hubType), readinesshubextension.NewFactory().CreateDefaultConfig())
+	require.NoError(t, err)
+	h.hub = hub.(readinesshubextension.Hub)
+	host := &testHost{exts: map[component.ID]component.Component{component.NewID(captureType): ext, component.NewID(hubType): hub}}
 	require.NoError(t, p.start(context.Background(), host))
 	t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
 	return h
@@ -291,7 +297,10 @@ func (c *recordingCapturer) waitRequest(t testing.TB) pprofcaptureextension.Requ
 	}
 }
 
-var captureType = component.MustNewType("pprofcapture")
+var (
+	captureType = component.MustNewType("pprofcapture")
+	hubType     = component.MustNewType("readiness_hub")
+)
 
 // newCaptureExtension creates the real pprofcapture extension.
 func newCaptureExtension(t testing.TB) component.Component {

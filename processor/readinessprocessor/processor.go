@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-ready/otelcol-ready/extension/readinesshubextension"
 	"github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor/internal/metadata"
 )
 
@@ -62,6 +63,7 @@ type readinessProcessor struct {
 	pending      []transition
 
 	captures *captureWorker
+	hub      readinesshubextension.Hub
 }
 
 func newReadinessProcessor(set processor.Settings, cfg *Config) (*readinessProcessor, error) {
@@ -105,6 +107,11 @@ func newReadinessProcessor(set processor.Settings, cfg *Config) (*readinessProce
 }
 
 func (p *readinessProcessor) start(_ context.Context, host component.Host) error {
+	hub, err := p.findHub(host)
+	if err != nil {
+		return err
+	}
+	p.hub = hub
 	required, optional := false, false
 	for _, r := range p.rules {
 		required = required || r.capture
@@ -121,7 +128,7 @@ func (p *readinessProcessor) start(_ context.Context, host component.Host) error
 		p.logger.Info("readiness: the default rules take no captures (no pprofcapture extension); add one to get profiles of flagged services", zap.Error(err))
 		return nil
 	}
-	p.captures = newCaptureWorker(broker, p.cfg, p.logger, p.telemetry)
+	p.captures = newCaptureWorker(broker, p.hub, p.cfg, p.logger, p.telemetry)
 	p.captures.start()
 	return nil
 }
