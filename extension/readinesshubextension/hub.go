@@ -31,6 +31,9 @@ type Hub interface {
 	// FlaggedService returns an episode of the service that is active, or that ended less than tail ago on the
 	// collector clock; false when there is none.
 	FlaggedService(serviceName string, tail time.Duration) (Episode, bool)
+	// EpisodeURL is the address of the readiness page that shows the episode, for links in notifications; empty when
+	// the hub serves no page.
+	EpisodeURL(ep Episode) string
 }
 
 type hub struct {
@@ -231,3 +234,5 @@ func (h *hub) FlaggedService(serviceName string, tail time.Duration) (Episode, b
 	}
 	return Episode{}, false
 }
+
+func (h *hub) EpisodeURL(Episode) string { return "" }
