@@ -92,9 +92,16 @@ func (p *readinessProcessor) episodeState(t transition) *ruleState {
 	return &t.series.rules[t.rule.index]
 }
 
-// annotate appends, for every series seen in this batch, the state of its annotated rules.
+// annotate appends, for every series seen in this batch whose report is due (an episode started or ended, or
+// annotate_interval passed in data time), the state of its annotated rules.
 func (p *readinessProcessor) annotate(md pmetric.Metrics, touched []*series) {
 	for _, s := range touched {
+		due := s.changed || s.lastAnnotated == 0 || s.latest-s.lastAnnotated >= int64(p.cfg.AnnotateInterval)
+		s.changed = false
+		if !due {
+			continue
+		}
+		s.lastAnnotated = s.latest
 		var rm pmetric.ResourceMetrics
 		var active, episodes pmetric.NumberDataPointSlice
 		for _, r := range p.rules {
@@ -154,6 +161,7 @@ func (p *readinessProcessor) ruleSummary(s *series, r *rule) (active bool, episo
 }
 
 func putRuleAttributes(m pcommon.Map, r *rule) {
+	m.EnsureCapacity(3)
 	m.PutStr(attrRuleName, r.name)
 	m.PutStr(attrRuleKind, r.kind)
 	m.PutStr(attrRuleSeverity, r.severity)

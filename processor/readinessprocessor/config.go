@@ -34,6 +34,9 @@ type Config struct {
 	HubExtension *component.ID `mapstructure:"hub_extension"`
 	// EvaluationInterval is how often (in data time) the windowed rules of a series are evaluated.
 	EvaluationInterval time.Duration `mapstructure:"evaluation_interval"`
+	// AnnotateInterval is how often (in data time) the annotate action reports the state of a series' rules when it
+	// does not change; every start and end is reported in the batch that causes it. Zero reports on every batch.
+	AnnotateInterval time.Duration `mapstructure:"annotate_interval"`
 	// MaxSeries bounds the number of tracked resource identities; points of new series beyond it are skipped.
 	MaxSeries int `mapstructure:"max_series"`
 	// MaxHistoryPoints bounds the samples kept per signal and series; denser data is thinned.
@@ -128,6 +131,9 @@ var _ component.Config = (*Config)(nil)
 // Validate checks the configuration; the error names the bad field.
 func (cfg *Config) Validate() error {
 	var errs []error
+	if cfg.AnnotateInterval < 0 {
+		errs = append(errs, errors.New("annotate_interval must not be negative (e.g. 1m; 0 reports on every batch)"))
+	}
 	if cfg.EvaluationInterval <= 0 {
 		errs = append(errs, errors.New("evaluation_interval must be positive (e.g. 15s)"))
 	}

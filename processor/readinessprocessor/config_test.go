@@ -42,6 +42,7 @@ func TestLoadConfig(t *testing.T) {
 	want := &Config{
 		CaptureExtension:   &ext,
 		EvaluationInterval: 10 * time.Second,
+		AnnotateInterval:   time.Minute,
 		MaxSeries:          200,
 		MaxHistoryPoints:   120,
 		IdleTimeout:        5 * time.Minute,

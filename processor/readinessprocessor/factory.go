@@ -24,6 +24,7 @@ func NewFactory() processor.Factory {
 func createDefaultConfig() component.Config {
 	return &Config{
 		EvaluationInterval: 10 * time.Second,
+		AnnotateInterval:   time.Minute,
 		MaxSeries:          500,
 		MaxHistoryPoints:   240,
 		IdleTimeout:        10 * time.Minute,

@@ -36,8 +36,10 @@ func (p *readinessProcessor) measureGC(s *series, r *rule, now int64) (gcMeasure
 	window := int64(r.window)
 	// The sample just before the window is included so the window's first interval is counted.
 	counter := func(sig signal, w int64) (float64, int64) {
-		samples := trimBefore(p.windowSamples(s, sig, now, time.Duration(w)+p.cfg.MaxGap), now-w)
-		return counterRate(samples, maxGap)
+		if rg := s.signals[sig]; rg != nil {
+			return rg.counterRate(now, w, maxGap)
+		}
+		return 0, 0
 	}
 	var covered int64
 	m.perMinute, covered = counter(sigGCCycles, window)

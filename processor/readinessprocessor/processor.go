@@ -41,6 +41,8 @@ type readinessProcessor struct {
 	cfg       *Config
 	rules     []*rule
 	threshold map[string][]*rule // metric name -> threshold rules
+	// reads holds, by metric name, what the rules read from a metric: one lookup per metric on the data path.
+	reads map[string]metricReads
 	used      [numSignals]bool
 	retention [numSignals]int64 // history kept per signal (ns)
 	spacing   [numSignals]int64 // minimum distance between stored samples (ns)
@@ -60,6 +62,7 @@ type readinessProcessor struct {
 	series       map[string]*series
 	lastEviction time.Time
 	scratch      trendScratch
+	keyScratch   []byte // series key of the resource being read
 	pending      []transition
 
 	captures *captureWorker
@@ -91,6 +94,17 @@ func newReadinessProcessor(set processor.Settings, cfg *Config) (*readinessProce
 		}
 	}
 	p.fallbackOnly = fallbackOnlySignals(rules)
+	p.reads = map[string]metricReads{}
+	for name, sources := range signalSources {
+		if p.anyUsed(sources) {
+			p.reads[name] = metricReads{sources: sources}
+		}
+	}
+	for name, rs := range p.threshold {
+		read := p.reads[name]
+		read.thresholds = rs
+		p.reads[name] = read
+	}
 	for sig, keep := range signalRetention(rules, cfg) {
 		p.retention[sig] = int64(keep)
 		p.spacing[sig] = int64(keep) / int64(cfg.MaxHistoryPoints)
@@ -178,11 +192,12 @@ func (p *readinessProcessor) processMetrics(ctx context.Context, md pmetric.Metr
 					p.ingestSites(s, m, &c)
 					continue
 				}
-				sources, isSignal := signalSources[m.Name()]
-				thresholds := p.threshold[m.Name()]
-				if (!isSignal || !p.anyUsed(sources)) && len(thresholds) == 0 {
+				read, ok := p.reads[m.Name()]
+				if !ok {
 					continue
 				}
+				sources, thresholds := read.sources, read.thresholds
+				isSignal := len(sources) > 0
 				if lookup() == nil {
 					c.skip(skipReason, countPoints(m))
 					continue
@@ -206,12 +221,19 @@ func (p *readinessProcessor) processMetrics(ctx context.Context, md pmetric.Metr
 	}
 	p.evictIdle()
 	for _, t := range p.pending {
+		t.series.changed = true
 		p.act(ctx, t)
 	}
 	p.pending = p.pending[:0]
 	p.annotate(md, touched)
 	c.record(ctx, p.telemetry)
 	return md, nil
+}
+
+// metricReads is what the rules read from one metric: runtime signals and threshold rules.
+type metricReads struct {
+	sources    []signalSource
+	thresholds []*rule
 }
 
 func (p *readinessProcessor) anyUsed(sources []signalSource) bool {
@@ -225,14 +247,16 @@ func (p *readinessProcessor) anyUsed(sources []signalSource) bool {
 
 // lookupSeries finds or creates the series of a resource; when it cannot, it says why.
 func (p *readinessProcessor) lookupSeries(res pcommon.Resource, c *counts) (*series, string) {
-	key, identity, target := seriesIdentity(res)
-	if target.ServiceName == "" && target.ServiceInstanceID == "" {
-		// Without service.name or service.instance.id the series cannot be told apart nor captured.
-		return nil, skipNoIdentity
-	}
-	if s, ok := p.series[key]; ok {
+	var identified bool
+	p.keyScratch, identified = appendIdentityKey(p.keyScratch[:0], res.Attributes())
+	if s, ok := p.series[string(p.keyScratch)]; ok {
 		s.lastSeen = p.now()
 		return s, ""
+	}
+	key, identity, target := seriesIdentity(res)
+	if !identified || (target.ServiceName == "" && target.ServiceInstanceID == "") {
+		// Without service.name or service.instance.id the series cannot be told apart nor captured.
+		return nil, skipNoIdentity
 	}
 	if len(p.series) >= p.cfg.MaxSeries {
 		p.evictIdle()

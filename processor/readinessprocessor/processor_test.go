@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -235,6 +236,7 @@ func TestIdleSeriesEndsItsEpisode(t *testing.T) {
 func TestAnnotateAndPassThrough(t *testing.T) {
 	cfg := testConfig(goroutineRule())
 	cfg.Rules[0].Severity = "critical"
+	cfg.AnnotateInterval = 0 // every batch
 	factory := NewFactory()
 	sink := new(consumertest.MetricsSink)
 	proc, err := factory.CreateMetrics(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, sink)
@@ -278,6 +280,45 @@ func TestAnnotateAndPassThrough(t *testing.T) {
 	}
 	assert.Equal(t, []int64{0, 1}, activeSeen, "the gauge turns on once and stays on while the leak grows")
 	assert.Equal(t, int64(1), lastEpisodes)
+}
+
+// With an annotate interval, a series' state is reported on its first batch, then once per interval of data time,
+// and in every batch that starts or ends an episode.
+func TestAnnotateInterval(t *testing.T) {
+	cfg := testConfig(goroutineRule())
+	cfg.AnnotateInterval = time.Minute
+	h := newHarness(t, cfg)
+	var annotatedAt []time.Duration
+	var activeAt []int64
+	startAt := time.Duration(-1)
+	for _, s := range leakSeries() {
+		starts := len(h.starts("goroutine-leak"))
+		out := h.feed(toMetrics(namingPprofscrape, serviceResource("svc", "a"), epoch.Add(-time.Hour), s))
+		if len(h.starts("goroutine-leak")) > starts {
+			startAt = s.at()
+		}
+		for i := 0; i < out.ResourceMetrics().Len(); i++ {
+			sm := out.ResourceMetrics().At(i).ScopeMetrics()
+			if sm.Len() > 0 && sm.At(0).Scope().Name() == metadata.ScopeName {
+				annotatedAt = append(annotatedAt, s.at())
+				activeAt = append(activeAt, sm.At(0).Metrics().At(0).Gauge().DataPoints().At(0).IntValue())
+			}
+		}
+	}
+	require.GreaterOrEqual(t, startAt, time.Duration(0), "the leak starts an episode")
+	require.NotEmpty(t, annotatedAt)
+	assert.Equal(t, leakSeries()[0].at(), annotatedAt[0], "the first batch of a series is annotated")
+	assert.Contains(t, annotatedAt, startAt, "the batch that starts the episode is annotated")
+	i := slices.Index(annotatedAt, startAt)
+	assert.Equal(t, int64(1), activeAt[i])
+	for j := 1; j < len(annotatedAt); j++ {
+		if annotatedAt[j] != startAt {
+			assert.GreaterOrEqual(t, annotatedAt[j]-annotatedAt[j-1], time.Minute, "no report before the interval passed")
+		}
+	}
+	span := leakSeries()[len(leakSeries())-1].at() - leakSeries()[0].at()
+	assert.Less(t, len(annotatedAt), len(leakSeries())/2, "far fewer reports than batches")
+	assert.GreaterOrEqual(t, len(annotatedAt), int(span/time.Minute), "at least one report per interval")
 }
 
 func TestCaptureAction(t *testing.T) {

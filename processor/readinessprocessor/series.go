@@ -11,9 +11,32 @@ import (
 )
 
 // identityAttributes are the resource attributes that identify a series, in key order.
-var identityAttributes = []string{
+var identityAttributes = [...]string{
 	"service.namespace", "service.name", "service.instance.id",
 	"host.name", "k8s.namespace.name", "k8s.pod.name", "k8s.pod.uid", "container.id",
+}
+
+// identityIndex is the position of k in identityAttributes, -1 when it is not an identity attribute.
+func identityIndex(k string) int {
+	switch k {
+	case "service.namespace":
+		return 0
+	case "service.name":
+		return 1
+	case "service.instance.id":
+		return 2
+	case "host.name":
+		return 3
+	case "k8s.namespace.name":
+		return 4
+	case "k8s.pod.name":
+		return 5
+	case "k8s.pod.uid":
+		return 6
+	case "container.id":
+		return 7
+	}
+	return -1
 }
 
 // sample is one point of a signal: Unix nanoseconds and value.
@@ -29,10 +52,17 @@ type ring struct {
 	start    int
 	n        int
 	capacity int
-	// low is the lowest value held, kept as samples come and go (lowKnown false: to be found again).
-	low      float64
-	lowKnown bool
+	// low is a lower bound of the values held, for spread: exact after a scan and kept exact by pushes. When the
+	// lowest sample leaves, low stays as a stale bound until rescanAfter more samples have left: a bound below the
+	// true lowest only makes the screen more cautious, and a scan per evaluation was half the processor's cost.
+	low           float64
+	lowKnown      bool
+	lowStale      bool
+	leftSinceScan int
 }
+
+// rescanAfter is how many samples leave a ring before a stale lowest value is found again.
+const rescanAfter = 32
 
 func newRing(capacity int) *ring { return &ring{capacity: capacity} }
 
@@ -48,10 +78,9 @@ func (r *ring) last() (sample, bool) {
 }
 
 func (r *ring) push(s sample) {
-	if r.lowKnown && r.n < r.capacity {
-		r.low = min(r.low, s.v)
-	} else {
-		r.lowKnown = false // full: the oldest sample goes
+	r.low = min(r.low, s.v)
+	if r.n == r.capacity {
+		r.leave(r.at(0)) // full: the oldest sample goes
 	}
 	if r.n == len(r.buf) && len(r.buf) < r.capacity {
 		grown := make([]sample, min(max(8, len(r.buf)*3/2), r.capacity))
@@ -72,11 +101,17 @@ func (r *ring) push(s sample) {
 // dropBefore forgets samples older than ts.
 func (r *ring) dropBefore(ts int64) {
 	for r.n > 0 && r.buf[r.start].ts < ts {
-		if r.buf[r.start].v <= r.low {
-			r.lowKnown = false
-		}
+		r.leave(r.buf[r.start])
 		r.start = (r.start + 1) % len(r.buf)
 		r.n--
+	}
+}
+
+// leave notes that s is about to leave the ring.
+func (r *ring) leave(s sample) {
+	r.leftSinceScan++
+	if s.v <= r.low {
+		r.lowStale = true
 	}
 }
 
@@ -88,18 +123,43 @@ func (r *ring) spread(recent int) (lowest, highestRecent float64) {
 	if r.n == 0 {
 		return math.Inf(1), math.Inf(-1)
 	}
-	if !r.lowKnown {
+	if !r.lowKnown || (r.lowStale && r.leftSinceScan >= rescanAfter) {
 		r.low = math.Inf(1)
 		for i := 0; i < r.n; i++ {
 			r.low = min(r.low, r.at(i).v)
 		}
-		r.lowKnown = true
+		r.lowKnown, r.lowStale, r.leftSinceScan = true, false, 0
 	}
 	highestRecent = math.Inf(-1)
 	for i := max(0, r.n-recent); i < r.n; i++ {
 		highestRecent = max(highestRecent, r.at(i).v)
 	}
 	return r.low, highestRecent
+}
+
+// counterRate is counterRate over the samples of (to-window-maxGap, to] from the last one at or before to-window on,
+// read in place (no copy of the window).
+func (r *ring) counterRate(to, window, maxGap int64) (perMinute float64, covered int64) {
+	var acc counterAccumulator
+	first := -1
+	for i := r.n - 1; i >= 0; i-- {
+		s := r.at(i)
+		if s.ts <= to-window-maxGap {
+			break
+		}
+		first = i
+		if s.ts <= to-window {
+			break
+		}
+	}
+	for i := first + 1; first >= 0 && i < r.n; i++ {
+		b := r.at(i)
+		if b.ts > to {
+			break
+		}
+		acc.add(r.at(i-1), b, maxGap)
+	}
+	return acc.perMinute()
 }
 
 // window returns the samples with from < ts <= to, in order, appended to dst.
@@ -129,6 +189,8 @@ type series struct {
 	latest        int64     // newest data timestamp seen (data clock of the series)
 	observedSince int64     // data time of the first point since the series appeared or the process restarted
 	lastEval      int64     // data time of the last windowed evaluation
+	lastAnnotated int64     // data time of the last annotation (0: none yet)
+	changed       bool      // an episode of the series started or ended in the current batch
 	lastSeen      time.Time // collector clock, for idle eviction
 	touched       bool      // received a point in the current batch
 
@@ -147,6 +209,35 @@ type series struct {
 type attr struct{ key, value string }
 
 // seriesIdentity derives the series key and identity of a resource.
+// appendIdentityKey appends the series key of a resource (the key seriesIdentity returns) to dst without allocating;
+// identified reports whether service.name or service.instance.id is present.
+func appendIdentityKey(dst []byte, attrs pcommon.Map) (key []byte, identified bool) {
+	// One pass over the attributes, not a lookup per identity attribute.
+	var values [len(identityAttributes)]pcommon.Value
+	var present [len(identityAttributes)]bool
+	for k, v := range attrs.All() {
+		if i := identityIndex(k); i >= 0 {
+			values[i], present[i] = v, true
+		}
+	}
+	for i, k := range identityAttributes {
+		if !present[i] {
+			continue
+		}
+		v := values[i]
+		identified = identified || k == "service.name" || k == "service.instance.id"
+		dst = append(dst, k...)
+		dst = append(dst, '=')
+		if v.Type() == pcommon.ValueTypeStr {
+			dst = append(dst, v.Str()...)
+		} else {
+			dst = append(dst, v.AsString()...)
+		}
+		dst = append(dst, 0)
+	}
+	return dst, identified
+}
+
 func seriesIdentity(res pcommon.Resource) (key string, identity []attr, target pprofcaptureextension.TargetKey) {
 	attrs := res.Attributes()
 	var b strings.Builder

@@ -105,18 +105,31 @@ func selectKth(v []float64, k int) float64 {
 // counterRate is the increase per minute of a cumulative counter over the samples, skipping resets (a decrease)
 // and gaps longer than maxGap; covered is the time the increase was measured over (ns).
 func counterRate(samples []sample, maxGap int64) (perMinute float64, covered int64) {
-	var inc float64
+	var acc counterAccumulator
 	for i := 1; i < len(samples); i++ {
-		a, b := samples[i-1], samples[i]
-		dt := b.ts - a.ts
-		if dt <= 0 || dt > maxGap || b.v < a.v {
-			continue
-		}
-		inc += b.v - a.v
-		covered += dt
+		acc.add(samples[i-1], samples[i], maxGap)
 	}
-	if covered == 0 {
+	return acc.perMinute()
+}
+
+// counterAccumulator adds up a counter's increase over the intervals between consecutive samples.
+type counterAccumulator struct {
+	inc     float64
+	covered int64
+}
+
+func (c *counterAccumulator) add(a, b sample, maxGap int64) {
+	dt := b.ts - a.ts
+	if dt <= 0 || dt > maxGap || b.v < a.v {
+		return
+	}
+	c.inc += b.v - a.v
+	c.covered += dt
+}
+
+func (c *counterAccumulator) perMinute() (float64, int64) {
+	if c.covered == 0 {
 		return 0, 0
 	}
-	return inc / float64(covered) * 60e9, covered
+	return c.inc / float64(c.covered) * 60e9, c.covered
 }
