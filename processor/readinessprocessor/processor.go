@@ -42,7 +42,7 @@ type readinessProcessor struct {
 	rules     []*rule
 	threshold map[string][]*rule // metric name -> threshold rules
 	// reads holds, by metric name, what the rules read from a metric: one lookup per metric on the data path.
-	reads map[string]metricReads
+	reads     map[string]metricReads
 	used      [numSignals]bool
 	retention [numSignals]int64 // history kept per signal (ns)
 	spacing   [numSignals]int64 // minimum distance between stored samples (ns)
