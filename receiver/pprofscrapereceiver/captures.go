@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
@@ -170,7 +171,10 @@ func (m *captureManager) captureOne(ctx context.Context, t *target, kind pprofca
 		// (allocs) or retained (heap) during the window.
 		url = t.pprofURL("allocs", window)
 	case pprofcaptureextension.KindHeapDelta:
-		url = t.pprofURL("heap", window)
+		// Not heap?seconds=N: a heap profile shows the heap as of the last completed GC, so without a GC ending
+		// inside the window (a slow heap growth has few) that difference is empty. Two profiles taken right after
+		// a forced GC (gc=1), N seconds apart, show what the window retained.
+		url = t.pprofURL("heap", "gc=1")
 	default:
 		result.Err = fmt.Errorf("%w: %q", pprofcaptureextension.ErrKindNotAllowed, kind)
 		return result
@@ -187,7 +191,13 @@ func (m *captureManager) captureOne(ctx context.Context, t *target, kind pprofca
 
 	reqCtx, cancel := context.WithTimeout(ctx, sampling+m.cfg.Timeout)
 	defer cancel()
-	size, err := m.download(reqCtx, t, url, dir, path)
+	var size int64
+	var err error
+	if kind == pprofcaptureextension.KindHeapDelta {
+		size, err = m.heapDelta(reqCtx, t, url, sampling, dir, path)
+	} else {
+		size, err = m.download(reqCtx, t, url, dir, path)
+	}
 	if err != nil {
 		result.Err = captureError(kind, err)
 		return result
@@ -239,9 +249,72 @@ func captureError(kind pprofcaptureextension.Kind, err error) error {
 	return fmt.Errorf("%s capture failed: %w", kind, err)
 }
 
-// download streams the body into a temporary file in dir and renames it to path once complete, so a reader never
-// sees a partial profile.
+// download streams the body into path.
 func (m *captureManager) download(ctx context.Context, t *target, url, dir, path string) (int64, error) {
+	return m.writeCapture(dir, path, func(w io.Writer) (size int64, err error) {
+		err = fetch(ctx, t.client, url, m.cfg.MaxFileSize, func(r io.Reader) error {
+			var cerr error
+			size, cerr = io.Copy(w, r)
+			return cerr
+		})
+		return size, err
+	})
+}
+
+// heapDelta fetches the heap profile at url twice, sampling apart, and writes their difference (after minus
+// before) to path: the in-use memory the window added, by allocation site.
+func (m *captureManager) heapDelta(ctx context.Context, t *target, url string, sampling time.Duration, dir, path string) (int64, error) {
+	get := func() (*profile.Profile, error) {
+		var p *profile.Profile
+		err := fetch(ctx, t.client, url, m.cfg.MaxFileSize, func(r io.Reader) error {
+			var perr error
+			p, perr = profile.Parse(r)
+			return perr
+		})
+		return p, err
+	}
+	before, err := get()
+	if err != nil {
+		return 0, fmt.Errorf("first heap profile: %w", err)
+	}
+	wait := time.NewTimer(sampling)
+	defer wait.Stop()
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-wait.C:
+	}
+	after, err := get()
+	if err != nil {
+		return 0, fmt.Errorf("second heap profile: %w", err)
+	}
+	before.Scale(-1)
+	diff, err := profile.Merge([]*profile.Profile{after, before})
+	if err != nil {
+		return 0, fmt.Errorf("heap profiles %s apart do not compare: %w", sampling, err)
+	}
+	diff.TimeNanos, diff.DurationNanos = after.TimeNanos, sampling.Nanoseconds()
+	return m.writeCapture(dir, path, func(w io.Writer) (int64, error) {
+		counted := &countingWriter{w: w}
+		err := diff.Write(counted)
+		return counted.n, err
+	})
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeCapture writes a capture into a temporary file in dir and renames it to path once complete, so a reader
+// never sees a partial profile.
+func (m *captureManager) writeCapture(dir, path string, write func(io.Writer) (int64, error)) (int64, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return 0, fmt.Errorf("captures directory not writable: %w", err)
 	}
@@ -250,12 +323,7 @@ func (m *captureManager) download(ctx context.Context, t *target, url, dir, path
 		return 0, fmt.Errorf("captures directory not writable: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	var size int64
-	err = fetch(ctx, t.client, url, m.cfg.MaxFileSize, func(r io.Reader) error {
-		var cerr error
-		size, cerr = io.Copy(tmp, r)
-		return cerr
-	})
+	size, err := write(tmp)
 	if cerr := tmp.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("writing capture: %w", cerr)
 	}
