@@ -452,6 +452,26 @@ func TestProcessorNotifiesWithoutHub(t *testing.T) {
 	assert.Equal(t, "goroutine-leak", d.Episode.Rule)
 }
 
+// The targets are confighttp clients: configured headers reach the endpoint.
+func TestNotifyClientHeaders(t *testing.T) {
+	got := make(chan http.Header, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+	}))
+	t.Cleanup(srv.Close)
+	cfg := notifyTestConfig("", srv.URL)
+	cfg.Webhook.Headers.Set("Authorization", "Bearer s3cret")
+	f := startNotifierForTest(t, cfg)
+	f.n.Publish(readinesshubextension.Event{Phase: readinesshubextension.PhaseStart, Episode: testEpisode()})
+	select {
+	case h := <-got:
+		assert.Equal(t, "Bearer s3cret", h.Get("Authorization"))
+		assert.Equal(t, "application/json", h.Get("Content-Type"))
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request reached the webhook")
+	}
+}
+
 func TestLabelName(t *testing.T) {
 	assert.Equal(t, "k8s_pod_name", labelName("k8s.pod.name"))
 	assert.Equal(t, "_lives", labelName("9lives"))
