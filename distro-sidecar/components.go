@@ -10,6 +10,7 @@ import (
 	pprofcaptureextension "github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
 	readinesshubextension "github.com/otelcol-ready/otelcol-ready/extension/readinesshubextension"
 	readinessprocessor "github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor"
+	readinesssamplerprocessor "github.com/otelcol-ready/otelcol-ready/processor/readinesssamplerprocessor"
 	pprofscrapereceiver "github.com/otelcol-ready/otelcol-ready/receiver/pprofscrapereceiver"
 	promscrapereceiver "github.com/otelcol-ready/otelcol-ready/receiver/promscrapereceiver"
 	"go.opentelemetry.io/collector/component"
@@ -92,13 +93,15 @@ func components() (otelcol.Factories, error) {
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
 		memorylimiterprocessor.NewFactory(),
 		readinessprocessor.NewFactory(),
+		readinesssamplerprocessor.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ProcessorModules = makeModulesMap(factories.Processors, map[component.Type]string{
-		memorylimiterprocessor.NewFactory().Type(): "go.opentelemetry.io/collector/processor/memorylimiterprocessor v0.161.0",
-		readinessprocessor.NewFactory().Type():     "github.com/otelcol-ready/otelcol-ready v0.0.0",
+		memorylimiterprocessor.NewFactory().Type():    "go.opentelemetry.io/collector/processor/memorylimiterprocessor v0.161.0",
+		readinessprocessor.NewFactory().Type():        "github.com/otelcol-ready/otelcol-ready v0.0.0",
+		readinesssamplerprocessor.NewFactory().Type(): "github.com/otelcol-ready/otelcol-ready v0.0.0",
 	})
 
 	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()

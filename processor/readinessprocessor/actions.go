@@ -19,7 +19,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
-	"github.com/otelcol-ready/otelcol-ready/extension/readinesshubextension"
 	"github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor/internal/metadata"
 )
 
@@ -198,7 +197,7 @@ type captureJob struct {
 // (goroutine_delta, cpu), ConsumeMetrics must never wait for them.
 type captureWorker struct {
 	broker    pprofcaptureextension.Broker
-	hub       readinesshubextension.Hub // nil: no readiness_hub extension
+	hub       episodeSink // nil: no readiness_hub extension and no notifier
 	timeout   time.Duration
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
@@ -209,7 +208,7 @@ type captureWorker struct {
 	wg     sync.WaitGroup
 }
 
-func newCaptureWorker(broker pprofcaptureextension.Broker, hub readinesshubextension.Hub, cfg *Config, logger *zap.Logger, tb *metadata.TelemetryBuilder) *captureWorker {
+func newCaptureWorker(broker pprofcaptureextension.Broker, hub episodeSink, cfg *Config, logger *zap.Logger, tb *metadata.TelemetryBuilder) *captureWorker {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &captureWorker{
 		broker:    broker,

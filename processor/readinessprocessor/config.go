@@ -52,6 +52,8 @@ type Config struct {
 	// Rules are evaluated for every series. Empty: the default rules (goroutine growth, heap growth, GC
 	// frequency, each with capture and annotate).
 	Rules []RuleConfig `mapstructure:"rules"`
+	// Notify holds the targets of the notify action (notify.go). When a target is set, the default rules notify too.
+	Notify NotifyConfig `mapstructure:"notify"`
 
 	_ struct{}
 }
@@ -67,7 +69,7 @@ type RuleConfig struct {
 	Window time.Duration `mapstructure:"window"`
 	// Params are the kind-specific parameters.
 	Params RuleParams `mapstructure:"params"`
-	// Actions taken when an episode starts: capture and/or annotate. Start and end are always logged.
+	// Actions taken when an episode starts: capture, annotate and/or notify. Start and end are always logged.
 	Actions []string `mapstructure:"actions"`
 	// Capture configures the capture action.
 	Capture CaptureActionConfig `mapstructure:"capture"`

@@ -49,6 +49,7 @@ func TestLoadConfig(t *testing.T) {
 		MaxGap:             time.Minute,
 		CaptureQueueSize:   4,
 		CaptureTimeout:     time.Minute,
+		Notify:             defaultNotifyConfig(),
 		Rules: []RuleConfig{
 			{
 				Name: "goroutine-leak", Kind: KindGoroutineGrowth, Severity: "critical", Window: 10 * time.Minute, Cooldown: 30 * time.Minute,

@@ -31,6 +31,7 @@ func createDefaultConfig() component.Config {
 		MaxGap:             2 * time.Minute,
 		CaptureQueueSize:   16,
 		CaptureTimeout:     2 * time.Minute,
+		Notify:             defaultNotifyConfig(),
 	}
 }
 

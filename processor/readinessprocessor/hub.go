@@ -39,9 +39,10 @@ func (p *readinessProcessor) episodeID(t transition) string {
 	return id
 }
 
-// publish hands an episode's start or end to the hub, when there is one.
+// publish hands an episode's start or end to the hub, when there is one, and to the notifier when the rule notifies.
 func (p *readinessProcessor) publish(t transition) {
-	if p.hub == nil || t.followUp {
+	toNotifier := p.notifier != nil && t.rule.notify
+	if (p.hub == nil && !toNotifier) || t.followUp {
 		return
 	}
 	ep := readinesshubextension.Episode{
@@ -69,12 +70,18 @@ func (p *readinessProcessor) publish(t transition) {
 		ep.End = time.Unix(0, t.at).UTC()
 		ep.EndReason = t.reason
 	}
-	p.hub.Publish(readinesshubextension.Event{Phase: phase, Episode: ep})
+	ev := readinesshubextension.Event{Phase: phase, Episode: ep}
+	if p.hub != nil {
+		p.hub.Publish(ev)
+	}
+	if toNotifier {
+		p.notifier.Publish(ev)
+	}
 }
 
 // publishCaptures reports the captures of an episode and the functions they name (attributionSites lines), the
 // start's site first.
-func publishCaptures(hub readinesshubextension.Hub, job captureJob, results []pprofcaptureextension.Result, named []string, at time.Time) {
+func publishCaptures(hub episodeSink, job captureJob, results []pprofcaptureextension.Result, named []string, at time.Time) {
 	if hub == nil || job.episodeID == "" {
 		return
 	}

@@ -67,6 +67,9 @@ type readinessProcessor struct {
 
 	captures *captureWorker
 	hub      readinesshubextension.Hub
+	notifier *notifier // nil: no notify target
+	// telemetrySettings are the notify clients' (notify.go).
+	telemetrySettings component.TelemetrySettings
 }
 
 func newReadinessProcessor(set processor.Settings, cfg *Config) (*readinessProcessor, error) {
@@ -117,6 +120,7 @@ func newReadinessProcessor(set processor.Settings, cfg *Config) (*readinessProce
 		}
 	}
 	p.startTime = pcommon.NewTimestampFromTime(p.now())
+	p.telemetrySettings = set.TelemetrySettings
 	return p, nil
 }
 
@@ -126,6 +130,9 @@ func (p *readinessProcessor) start(_ context.Context, host component.Host) error
 		return err
 	}
 	p.hub = hub
+	if err := p.startNotifier(host); err != nil {
+		return err
+	}
 	required, optional := false, false
 	for _, r := range p.rules {
 		required = required || r.capture
@@ -142,7 +149,7 @@ func (p *readinessProcessor) start(_ context.Context, host component.Host) error
 		p.logger.Info("readiness: the default rules take no captures (no pprofcapture extension); add one to get profiles of flagged services", zap.Error(err))
 		return nil
 	}
-	p.captures = newCaptureWorker(broker, p.hub, p.cfg, p.logger, p.telemetry)
+	p.captures = newCaptureWorker(broker, p.episodeSink(), p.cfg, p.logger, p.telemetry)
 	p.captures.start()
 	return nil
 }
@@ -150,6 +157,9 @@ func (p *readinessProcessor) start(_ context.Context, host component.Host) error
 func (p *readinessProcessor) shutdown(context.Context) error {
 	if p.captures != nil {
 		p.captures.stop()
+	}
+	if p.notifier != nil {
+		p.notifier.stop()
 	}
 	p.telemetry.Shutdown()
 	return nil

@@ -23,6 +23,7 @@ type rule struct {
 	// annotates otherwise (explicit rules with the capture action require one).
 	captureIfAvailable bool
 	annotate           bool
+	notify             bool // episodes go to the notify targets
 	captureKinds       []pprofcaptureextension.Kind
 	captureDur         time.Duration
 	followUp           time.Duration
@@ -131,6 +132,9 @@ func compileRules(cfg *Config) ([]*rule, error) {
 		if defaults && r.capture {
 			r.capture, r.captureIfAvailable = false, true
 		}
+		if defaults && cfg.Notify.enabled() {
+			r.notify = true
+		}
 		rules = append(rules, r)
 	}
 	if len(errs) > 0 {
@@ -161,6 +165,9 @@ func compileRule(cfg *Config, rc RuleConfig, i int) (*rule, error) {
 	}
 	if err := compileActions(r, rc, field); err != nil {
 		return nil, err
+	}
+	if r.notify && !cfg.Notify.enabled() {
+		return nil, fmt.Errorf("%s: the notify action needs a target; set notify.alertmanager.endpoint or notify.webhook.endpoint, or remove notify", field("actions"))
 	}
 	if p.ClearRatio < 0 || p.ClearRatio > 1 {
 		return nil, fmt.Errorf("%s: must be in (0, 1], e.g. 0.8", field("params.clear_ratio"))
@@ -202,8 +209,10 @@ func compileActions(r *rule, rc RuleConfig, field func(string) string) error {
 			r.capture = true
 		case ActionAnnotate:
 			r.annotate = true
+		case ActionNotify:
+			r.notify = true
 		default:
-			return fmt.Errorf("%s: unknown action %q; use capture or annotate", field(fmt.Sprintf("actions[%d]", j)), a)
+			return fmt.Errorf("%s: unknown action %q; use capture, annotate or notify", field(fmt.Sprintf("actions[%d]", j)), a)
 		}
 	}
 	if rc.Capture.Duration < 0 {

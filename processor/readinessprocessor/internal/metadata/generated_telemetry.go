@@ -23,15 +23,18 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                               metric.Meter
-	mu                                  sync.Mutex
-	registrations                       []metric.Registration
-	ProcessorReadinessAnomalies         metric.Int64Counter
-	ProcessorReadinessCapturesRefused   metric.Int64Counter
-	ProcessorReadinessCapturesRequested metric.Int64Counter
-	ProcessorReadinessPointsEvaluated   metric.Int64Counter
-	ProcessorReadinessPointsSkipped     metric.Int64Counter
-	ProcessorReadinessSeriesTracked     metric.Int64UpDownCounter
+	meter                                  metric.Meter
+	mu                                     sync.Mutex
+	registrations                          []metric.Registration
+	ProcessorReadinessAnomalies            metric.Int64Counter
+	ProcessorReadinessCapturesRefused      metric.Int64Counter
+	ProcessorReadinessCapturesRequested    metric.Int64Counter
+	ProcessorReadinessNotificationsDropped metric.Int64Counter
+	ProcessorReadinessNotificationsRetried metric.Int64Counter
+	ProcessorReadinessNotificationsSent    metric.Int64Counter
+	ProcessorReadinessPointsEvaluated      metric.Int64Counter
+	ProcessorReadinessPointsSkipped        metric.Int64Counter
+	ProcessorReadinessSeriesTracked        metric.Int64UpDownCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -79,6 +82,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_readiness_captures_requested",
 		metric.WithDescription("Number of capture requests sent to the pprofcapture broker. [Development]"),
 		metric.WithUnit("{request}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorReadinessNotificationsDropped, err = builder.meter.Int64Counter(
+		"otelcol_processor_readiness_notifications_dropped",
+		metric.WithDescription("Number of notifications given up, by target and reason (queue_full, retries_exhausted, rejected, shutdown). [Development]"),
+		metric.WithUnit("{notification}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorReadinessNotificationsRetried, err = builder.meter.Int64Counter(
+		"otelcol_processor_readiness_notifications_retried",
+		metric.WithDescription("Number of notification attempts that failed and were retried after a backoff, by target. [Development]"),
+		metric.WithUnit("{notification}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorReadinessNotificationsSent, err = builder.meter.Int64Counter(
+		"otelcol_processor_readiness_notifications_sent",
+		metric.WithDescription("Number of notifications (episode start, update, re-send, end) a notify target accepted, by target (alertmanager, webhook) and phase. [Development]"),
+		metric.WithUnit("{notification}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorReadinessPointsEvaluated, err = builder.meter.Int64Counter(

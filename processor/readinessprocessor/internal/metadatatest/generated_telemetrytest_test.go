@@ -22,6 +22,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorReadinessAnomalies.Add(context.Background(), 1)
 	tb.ProcessorReadinessCapturesRefused.Add(context.Background(), 1)
 	tb.ProcessorReadinessCapturesRequested.Add(context.Background(), 1)
+	tb.ProcessorReadinessNotificationsDropped.Add(context.Background(), 1)
+	tb.ProcessorReadinessNotificationsRetried.Add(context.Background(), 1)
+	tb.ProcessorReadinessNotificationsSent.Add(context.Background(), 1)
 	tb.ProcessorReadinessPointsEvaluated.Add(context.Background(), 1)
 	tb.ProcessorReadinessPointsSkipped.Add(context.Background(), 1)
 	tb.ProcessorReadinessSeriesTracked.Add(context.Background(), 1)
@@ -32,6 +35,15 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorReadinessCapturesRequested(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorReadinessNotificationsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorReadinessNotificationsRetried(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorReadinessNotificationsSent(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorReadinessPointsEvaluated(t, testTel,
