@@ -64,6 +64,8 @@ type readinessProcessor struct {
 
 	captures *captureWorker
 	hub      readinesshubextension.Hub
+	// unregisterView removes the processor's view from the hub (view.go); nil without a hub.
+	unregisterView func()
 }
 
 func newReadinessProcessor(set processor.Settings, cfg *Config) (*readinessProcessor, error) {
@@ -112,6 +114,9 @@ func (p *readinessProcessor) start(_ context.Context, host component.Host) error
 		return err
 	}
 	p.hub = hub
+	if hub != nil {
+		p.unregisterView = hub.RegisterSource(hubView{p: p}) // readiness page (view.go)
+	}
 	required, optional := false, false
 	for _, r := range p.rules {
 		required = required || r.capture
@@ -134,6 +139,9 @@ func (p *readinessProcessor) start(_ context.Context, host component.Host) error
 }
 
 func (p *readinessProcessor) shutdown(context.Context) error {
+	if p.unregisterView != nil {
+		p.unregisterView()
+	}
 	if p.captures != nil {
 		p.captures.stop()
 	}

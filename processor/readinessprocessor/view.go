@@ -1,0 +1,360 @@
+package readinessprocessor // import "github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor"
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
+	"github.com/otelcol-ready/otelcol-ready/extension/readinesshubextension"
+)
+
+// lastVerdict is what the last windowed evaluation of a rule concluded for a series, for the readiness page ("what
+// every rule sees now"). details is the evaluation's own closure (nil when it had nothing to report); it is called
+// only when a page asks.
+type lastVerdict struct {
+	v       verdict
+	at      int64
+	details describe
+}
+
+// hubView is the processor's read-only view of the series it keeps, registered with the readiness hub. It reads the
+// processor's history under its lock and keeps nothing of its own.
+type hubView struct{ p *readinessProcessor }
+
+var _ readinesshubextension.Source = hubView{}
+
+// rateSpan is the span GC counters are turned into per-minute rates over on the page.
+const rateSpan = time.Minute
+
+// Services lists every series with its newest values.
+func (v hubView) Services() []readinesshubextension.ServiceStatus {
+	p := v.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]readinesshubextension.ServiceStatus, 0, len(p.series))
+	for _, s := range p.series {
+		out = append(out, p.statusOf(s))
+	}
+	slices.SortFunc(out, func(a, b readinesshubextension.ServiceStatus) int {
+		if c := strings.Compare(a.Target.ServiceName, b.Target.ServiceName); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Target.ServiceInstanceID, b.Target.ServiceInstanceID)
+	})
+	return out
+}
+
+// History returns the stored samples, call sites and rule states of one series.
+func (v hubView) History(target pprofcaptureextension.TargetKey) (readinesshubextension.ServiceHistory, bool) {
+	p := v.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var s *series
+	for _, cand := range p.series {
+		if cand.target == target {
+			s = cand
+			break
+		}
+	}
+	if s == nil {
+		return readinesshubextension.ServiceHistory{}, false
+	}
+	h := readinesshubextension.ServiceHistory{
+		ServiceStatus: p.statusOf(s),
+		Signals:       map[string][]readinesshubextension.Point{},
+	}
+	if pts := ringPoints(s.signals[sigGoroutines]); len(pts) > 0 {
+		h.Signals[readinesshubextension.SignalGoroutines] = pts
+	}
+	if rg := liveHeapRing(s); rg != nil {
+		h.Signals[readinesshubextension.SignalHeapLive] = ringPoints(rg)
+	}
+	if pts := ringPoints(s.signals[sigHeapGoal]); len(pts) > 0 {
+		h.Signals[readinesshubextension.SignalHeapGoal] = pts
+	}
+	if pts := ratePoints(s.signals[sigGCCycles], int64(p.cfg.MaxGap)); len(pts) > 0 {
+		h.Signals[readinesshubextension.SignalGCPerMinute] = pts
+	}
+	if pts := ratePoints(s.signals[sigGCPauseTotal], int64(p.cfg.MaxGap)); len(pts) > 0 {
+		h.Signals[readinesshubextension.SignalGCPausePerMin] = pts
+	}
+	if len(s.sites) > 0 {
+		h.Sites = make(map[string][]readinesshubextension.Point, len(s.sites))
+		for name, rg := range s.sites {
+			h.Sites[name] = ringPoints(rg)
+		}
+	}
+	h.Rules = p.ruleStatuses(s)
+	return h, true
+}
+
+// statusOf is the current state of s; the caller holds p.mu.
+func (p *readinessProcessor) statusOf(s *series) readinesshubextension.ServiceStatus {
+	st := readinesshubextension.ServiceStatus{
+		Target:   s.target,
+		Identity: make(map[string]string, len(s.identity)),
+		LastSeen: s.lastSeen,
+		Latest:   map[string]float64{},
+		Down:     p.now().Sub(s.lastSeen) > p.cfg.MaxGap,
+	}
+	if s.latest != 0 {
+		st.LastData = time.Unix(0, s.latest).UTC()
+	}
+	for _, a := range s.identity {
+		st.Identity[a.key] = a.value
+	}
+	if last, ok := lastSample(s, sigGoroutines); ok {
+		st.Latest[readinesshubextension.SignalGoroutines] = last.v
+	}
+	if rg := liveHeapRing(s); rg != nil {
+		if last, ok := rg.last(); ok {
+			st.Latest[readinesshubextension.SignalHeapLive] = last.v
+		}
+	}
+	if last, ok := lastSample(s, sigHeapGoal); ok {
+		st.Latest[readinesshubextension.SignalHeapGoal] = last.v
+	}
+	for sig, name := range map[signal]string{sigGCCycles: readinesshubextension.SignalGCPerMinute, sigGCPauseTotal: readinesshubextension.SignalGCPausePerMin} {
+		if rg := s.signals[sig]; rg != nil && rg.len() > 1 {
+			last, _ := rg.last()
+			samples := trimBefore(rg.window(nil, last.ts-int64(rateSpan+p.cfg.MaxGap), last.ts), last.ts-int64(rateSpan))
+			if rate, covered := counterRate(samples, int64(p.cfg.MaxGap)); covered > 0 {
+				st.Latest[name] = rate
+			}
+		}
+	}
+	for _, r := range p.rules {
+		if r.kind != KindThreshold && s.rules[r.index].active {
+			st.ActiveRules = append(st.ActiveRules, r.name)
+		}
+	}
+	for key, ts := range s.thresholds {
+		if ts.active {
+			name, _, _ := strings.Cut(key, "\x00")
+			if !slices.Contains(st.ActiveRules, name) {
+				st.ActiveRules = append(st.ActiveRules, name)
+			}
+		}
+	}
+	slices.Sort(st.ActiveRules)
+	return st
+}
+
+// liveHeapRing is the live-heap history the series keeps: heap in use, else allocated heap; nil when the series
+// reports its heap goal (the rules then keep the goal only, and the page plots that).
+func liveHeapRing(s *series) *ring {
+	for _, sig := range []signal{sigHeapInuse, sigHeapAlloc} {
+		if rg := s.signals[sig]; rg != nil && rg.len() > 0 {
+			return rg
+		}
+	}
+	return nil
+}
+
+func ringPoints(rg *ring) []readinesshubextension.Point {
+	if rg == nil || rg.len() == 0 {
+		return nil
+	}
+	out := make([]readinesshubextension.Point, rg.len())
+	for i := range out {
+		smp := rg.at(i)
+		out[i] = readinesshubextension.Point{Time: time.Unix(0, smp.ts).UTC(), Value: smp.v}
+	}
+	return out
+}
+
+// ratePoints turns a cumulative counter into a per-minute rate at each sample, over the rateSpan before it (pairs
+// further apart than maxGap and counter resets are not counted).
+func ratePoints(rg *ring, maxGap int64) []readinesshubextension.Point {
+	if rg == nil || rg.len() < 2 {
+		return nil
+	}
+	out := make([]readinesshubextension.Point, 0, rg.len()-1)
+	from := 0
+	for i := 1; i < rg.len(); i++ {
+		cur := rg.at(i)
+		for from < i-1 && rg.at(from+1).ts <= cur.ts-int64(rateSpan) {
+			from++
+		}
+		var inc float64
+		var covered int64
+		for j := from + 1; j <= i; j++ {
+			a, b := rg.at(j-1), rg.at(j)
+			if dt := b.ts - a.ts; dt > 0 && dt <= maxGap && b.v >= a.v {
+				inc += b.v - a.v
+				covered += dt
+			}
+		}
+		if covered > 0 {
+			out = append(out, readinesshubextension.Point{Time: time.Unix(0, cur.ts).UTC(), Value: inc / float64(covered) * 60e9})
+		}
+	}
+	return out
+}
+
+// ruleStatuses says what every rule sees now for s; the caller holds p.mu.
+func (p *readinessProcessor) ruleStatuses(s *series) []readinesshubextension.RuleStatus {
+	out := make([]readinesshubextension.RuleStatus, 0, len(p.rules))
+	for _, r := range p.rules {
+		if r.kind == KindThreshold {
+			out = append(out, p.thresholdStatuses(s, r)...)
+			continue
+		}
+		st := &s.rules[r.index]
+		rs := readinesshubextension.RuleStatus{
+			Name: r.name, Kind: r.kind, Severity: r.severity, Firing: st.active,
+			Threshold: ruleThreshold(r),
+		}
+		if st.active {
+			rs.Since = time.Unix(0, st.since).UTC()
+		}
+		var d map[string]string
+		if st.seen.details != nil {
+			d = st.seen.details()
+		}
+		switch r.kind {
+		case KindGCFrequency:
+			if d == nil && s.latest != 0 {
+				if m, ok := p.measureGC(s, r, s.latest); ok {
+					d = map[string]string{"gc_per_minute": fmtFloat(m.perMinute)}
+					if !math.IsNaN(m.allocRatio) {
+						d["alloc_per_cycle_ratio"] = fmtFloat(m.allocRatio)
+					}
+					if !math.IsNaN(m.pausePerMin) {
+						d["gc_pause_seconds_per_minute"] = fmtFloat(m.pausePerMin)
+					}
+				}
+			}
+		default:
+			if d == nil {
+				for _, sig := range r.signals {
+					if last, ok := lastSample(s, sig); ok {
+						d = map[string]string{"signal": sig.String(), "latest": fmtFloat(last.v)}
+						break
+					}
+				}
+			}
+		}
+		rs.Measure = measureText(d)
+		rs.Why = whyText(r, st, d)
+		out = append(out, rs)
+	}
+	return out
+}
+
+func (p *readinessProcessor) thresholdStatuses(s *series, r *rule) []readinesshubextension.RuleStatus {
+	var out []readinesshubextension.RuleStatus
+	for key, st := range s.thresholds {
+		name, attrs, _ := strings.Cut(key, "\x00")
+		if name != r.name {
+			continue
+		}
+		rs := readinesshubextension.RuleStatus{
+			Name: r.name, Kind: r.kind, Severity: r.severity, Firing: st.active,
+			Threshold: fmt.Sprintf("%s %s %s held for %s", r.metric, p.comparatorOf(r), fmtFloat(r.value), r.forDur),
+			Measure:   strings.ReplaceAll(attrs, "\x00", " "),
+		}
+		if st.active {
+			rs.Since = time.Unix(0, st.since).UTC()
+		}
+		switch {
+		case st.active:
+			rs.Why = "firing: the condition held for the whole `for` duration"
+		case st.trueSince != 0:
+			rs.Why = "condition holds since " + time.Unix(0, st.trueSince).UTC().Format(time.TimeOnly) + ", not yet for the whole `for` duration"
+		default:
+			rs.Why = "condition does not hold"
+		}
+		out = append(out, rs)
+	}
+	slices.SortFunc(out, func(a, b readinesshubextension.RuleStatus) int { return strings.Compare(a.Measure, b.Measure) })
+	return out
+}
+
+// comparatorOf is the comparator a threshold rule was configured with.
+func (p *readinessProcessor) comparatorOf(r *rule) string {
+	for _, rc := range p.cfg.Rules {
+		if rc.Name == r.name {
+			return rc.Params.Comparator
+		}
+	}
+	return "?"
+}
+
+// ruleThreshold describes a rule's firing condition from its parameters.
+func ruleThreshold(r *rule) string {
+	switch r.kind {
+	case KindGoroutineGrowth, KindHeapGrowth:
+		hs := r.rise.horizons
+		t := fmt.Sprintf("floor rises ≥ %s and ≥ %s%% of its level on a horizon of %s…%s (p < %s), value ≥ %s",
+			fmtFloat(r.rise.minGrowth), fmtFloat(100*r.rise.minRelGrowth), hs[0], hs[len(hs)-1],
+			fmtFloat(r.rise.significance), fmtFloat(r.minValue))
+		if r.leakedThreshold > 0 {
+			t += fmt.Sprintf("; or goroutineleak ≥ %s", fmtFloat(r.leakedThreshold))
+		}
+		return t
+	case KindGCFrequency:
+		parts := []string{fmt.Sprintf("≥ %s GC/min with alloc per cycle ≤ %s of the heap goal", fmtFloat(r.minPerMinute), fmtFloat(r.maxAllocRatio))}
+		if r.baselineMultiple > 0 {
+			parts = append(parts, fmt.Sprintf("> %s× its learned rate", fmtFloat(r.baselineMultiple)))
+		}
+		if r.maxPerMinute > 0 {
+			parts = append(parts, fmt.Sprintf("> %s GC/min", fmtFloat(r.maxPerMinute)))
+		}
+		if r.maxPausePerMinute > 0 {
+			parts = append(parts, fmt.Sprintf("pause > %ss/min", fmtFloat(r.maxPausePerMinute)))
+		}
+		return strings.Join(parts, "; or ") + fmt.Sprintf(" (over %s)", r.window)
+	}
+	return ""
+}
+
+// measureOrder is the order measureText lists the details it knows; others follow in key order.
+var measureOrder = []string{
+	"signal", "latest", "growth", "horizon", "slope_per_min", "p_value", "goroutines_leaked", "top_site", "site_growth",
+	"gc_per_minute", "alloc_per_cycle_ratio", "gc_pause_seconds_per_minute", "baseline_per_minute",
+}
+
+func measureText(d map[string]string) string {
+	if len(d) == 0 {
+		return "no data yet"
+	}
+	var parts []string
+	for _, k := range measureOrder {
+		if v, ok := d[k]; ok {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func whyText(r *rule, st *ruleState, d map[string]string) string {
+	switch {
+	case st.seen.at == 0:
+		return "not evaluated yet"
+	case st.seen.v == verdictUnknown:
+		return "not enough data to judge (the window is not covered yet)"
+	case st.seen.v == verdictFiring:
+		why := "firing"
+		if ev := d["evidence"]; ev != "" {
+			why += ": evidence " + ev
+		}
+		if site := d["top_site"]; site != "" {
+			why += ", site " + site
+		}
+		return why
+	case st.active && st.seen.v == verdictClear:
+		return fmt.Sprintf("clearing: below the clear level (%d of %d evaluations)", st.clears, clearsToEnd)
+	case st.active:
+		return "still active: not yet below the clear level"
+	case r.kind == KindGCFrequency:
+		return "not firing: no storm evidence over the window"
+	case d["ramp"] == "true":
+		return "not firing: the rise decelerates (a start-up ramp)"
+	default:
+		return "not firing: no horizon shows a significant, sustained rise above the minimum growth"
+	}
+}
