@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -248,11 +249,10 @@ func (pg *page) serveService(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Episodes = pg.episodeViews(eps)
 	from, to := window(h, pg.now())
-	d.Span = "the last " + to.Sub(from).Round(time.Minute).String()
+	d.Span = "the last " + strconv.Itoa(max(1, int(to.Sub(from).Round(time.Minute).Minutes()))) + " min"
 	if to.Sub(from) < plotWindow-time.Minute {
 		d.Span += " (all the history the readiness processor keeps for this instance)"
 	}
-	d.Span = strings.Replace(d.Span, "m0s", " min", 1)
 	var bands []band
 	for _, ep := range eps {
 		b := band{From: ep.Start, To: ep.End, Label: ep.Rule, Anchor: episodeAnchor(ep.ID)}

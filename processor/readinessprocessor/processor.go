@@ -392,6 +392,7 @@ func (p *readinessProcessor) ingestPoint(s *series, sig signal, ts, start int64,
 		c.skip(skipInvalidValue, 1)
 		return
 	}
+	p.viewRecord(s, sig, ts, v) // the readiness page's hour of history (view.go)
 	if sig == sigHeapGoal {
 		// The goal is the heap signal the rules prefer: the fallbacks' history is not needed once it arrives.
 		for fb, only := range p.fallbackOnly {

@@ -29,6 +29,86 @@ var _ readinesshubextension.Source = hubView{}
 // rateSpan is the span GC counters are turned into per-minute rates over on the page.
 const rateSpan = time.Minute
 
+// The page plots an hour: the rules keep only what their windows need (a GC counter about a minute and a half), so
+// while a hub is present each series also keeps viewPoints samples of the four plotted signals over viewSpan
+// (one per viewSpan/viewPoints at most: 9 s, about the default scrape interval). Bounded: 4 rings × 400 samples ×
+// 16 bytes, about 26 KB per series, grown as data arrives.
+const (
+	viewSpan   = time.Hour
+	viewPoints = 400
+)
+
+// viewHistory is the hour of history one series keeps for the page.
+type viewHistory struct {
+	goroutines, heap, gcCycles, gcPause *ring
+	heapSignal                          signal // the heap signal in heap: in-use, allocated, else the goal
+}
+
+// viewRecord keeps a sample of a plotted signal for the page; the caller holds p.mu.
+func (p *readinessProcessor) viewRecord(s *series, sig signal, ts int64, v float64) {
+	if p.hub == nil {
+		return
+	}
+	if s.view == nil {
+		s.view = &viewHistory{heapSignal: numSignals}
+	}
+	vh := s.view
+	var rg **ring
+	switch sig {
+	case sigGoroutines:
+		rg = &vh.goroutines
+	case sigGCCycles:
+		rg = &vh.gcCycles
+	case sigGCPauseTotal:
+		rg = &vh.gcPause
+	case sigHeapInuse, sigHeapAlloc, sigHeapGoal:
+		// The live heap is preferred (in use, then allocated; the signals are declared in that order), the goal only
+		// when the series sends neither.
+		if sig > vh.heapSignal {
+			return
+		}
+		if sig != vh.heapSignal {
+			vh.heapSignal, vh.heap = sig, nil
+		}
+		rg = &vh.heap
+	default:
+		return
+	}
+	if *rg == nil {
+		*rg = newRing(viewPoints)
+	}
+	if last, ok := (*rg).last(); ok && (ts <= last.ts || ts-last.ts < int64(viewSpan/viewPoints)) {
+		return
+	}
+	(*rg).push(sample{ts: ts, v: v})
+	(*rg).dropBefore(ts - int64(viewSpan))
+}
+
+// plotRings are the rings the page reads for s: the hour of history when kept, else the rules' own.
+func plotRings(s *series) (goroutines, heap, gcCycles, gcPause *ring, heapSig signal) {
+	goroutines, gcCycles, gcPause = s.signals[sigGoroutines], s.signals[sigGCCycles], s.signals[sigGCPauseTotal]
+	heapSig = sigHeapGoal
+	if rg := liveHeapRing(s); rg != nil {
+		heap, heapSig = rg, sigHeapInuse
+	} else {
+		heap = s.signals[sigHeapGoal]
+	}
+	if vh := s.view; vh != nil {
+		goroutines, gcCycles, gcPause = orRing(vh.goroutines, goroutines), orRing(vh.gcCycles, gcCycles), orRing(vh.gcPause, gcPause)
+		if vh.heap != nil && vh.heap.len() > 0 {
+			heap, heapSig = vh.heap, vh.heapSignal
+		}
+	}
+	return goroutines, heap, gcCycles, gcPause, heapSig
+}
+
+func orRing(a, b *ring) *ring {
+	if a != nil && a.len() > 0 {
+		return a
+	}
+	return b
+}
+
 // Services lists every series with its newest values.
 func (v hubView) Services() []readinesshubextension.ServiceStatus {
 	p := v.p
@@ -66,19 +146,17 @@ func (v hubView) History(target pprofcaptureextension.TargetKey) (readinesshubex
 		ServiceStatus: p.statusOf(s),
 		Signals:       map[string][]readinesshubextension.Point{},
 	}
-	if pts := ringPoints(s.signals[sigGoroutines]); len(pts) > 0 {
+	goroutines, heap, gcCycles, gcPause, heapSig := plotRings(s)
+	if pts := ringPoints(goroutines); len(pts) > 0 {
 		h.Signals[readinesshubextension.SignalGoroutines] = pts
 	}
-	if rg := liveHeapRing(s); rg != nil {
-		h.Signals[readinesshubextension.SignalHeapLive] = ringPoints(rg)
+	if pts := ringPoints(heap); len(pts) > 0 {
+		h.Signals[heapName(heapSig)] = pts
 	}
-	if pts := ringPoints(s.signals[sigHeapGoal]); len(pts) > 0 {
-		h.Signals[readinesshubextension.SignalHeapGoal] = pts
-	}
-	if pts := ratePoints(s.signals[sigGCCycles], int64(p.cfg.MaxGap)); len(pts) > 0 {
+	if pts := ratePoints(gcCycles, int64(p.cfg.MaxGap)); len(pts) > 0 {
 		h.Signals[readinesshubextension.SignalGCPerMinute] = pts
 	}
-	if pts := ratePoints(s.signals[sigGCPauseTotal], int64(p.cfg.MaxGap)); len(pts) > 0 {
+	if pts := ratePoints(gcPause, int64(p.cfg.MaxGap)); len(pts) > 0 {
 		h.Signals[readinesshubextension.SignalGCPausePerMin] = pts
 	}
 	if len(s.sites) > 0 {
@@ -106,19 +184,19 @@ func (p *readinessProcessor) statusOf(s *series) readinesshubextension.ServiceSt
 	for _, a := range s.identity {
 		st.Identity[a.key] = a.value
 	}
-	if last, ok := lastSample(s, sigGoroutines); ok {
-		st.Latest[readinesshubextension.SignalGoroutines] = last.v
-	}
-	if rg := liveHeapRing(s); rg != nil {
-		if last, ok := rg.last(); ok {
-			st.Latest[readinesshubextension.SignalHeapLive] = last.v
+	goroutines, heap, gcCycles, gcPause, heapSig := plotRings(s)
+	if goroutines != nil {
+		if last, ok := goroutines.last(); ok {
+			st.Latest[readinesshubextension.SignalGoroutines] = last.v
 		}
 	}
-	if last, ok := lastSample(s, sigHeapGoal); ok {
-		st.Latest[readinesshubextension.SignalHeapGoal] = last.v
+	if heap != nil {
+		if last, ok := heap.last(); ok {
+			st.Latest[heapName(heapSig)] = last.v
+		}
 	}
-	for sig, name := range map[signal]string{sigGCCycles: readinesshubextension.SignalGCPerMinute, sigGCPauseTotal: readinesshubextension.SignalGCPausePerMin} {
-		if rg := s.signals[sig]; rg != nil && rg.len() > 1 {
+	for name, rg := range map[string]*ring{readinesshubextension.SignalGCPerMinute: gcCycles, readinesshubextension.SignalGCPausePerMin: gcPause} {
+		if rg != nil && rg.len() > 1 {
 			last, _ := rg.last()
 			samples := trimBefore(rg.window(nil, last.ts-int64(rateSpan+p.cfg.MaxGap), last.ts), last.ts-int64(rateSpan))
 			if rate, covered := counterRate(samples, int64(p.cfg.MaxGap)); covered > 0 {
@@ -141,6 +219,13 @@ func (p *readinessProcessor) statusOf(s *series) readinesshubextension.ServiceSt
 	}
 	slices.Sort(st.ActiveRules)
 	return st
+}
+
+func heapName(sig signal) string {
+	if sig == sigHeapGoal {
+		return readinesshubextension.SignalHeapGoal
+	}
+	return readinesshubextension.SignalHeapLive
 }
 
 // liveHeapRing is the live-heap history the series keeps: heap in use, else allocated heap; nil when the series

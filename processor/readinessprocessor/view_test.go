@@ -1,13 +1,17 @@
 package readinessprocessor
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
 	"github.com/otelcol-ready/otelcol-ready/extension/readinesshubextension"
+	"github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor/internal/metadata"
 )
 
 // The processor registers its view with the hub; the view shows the history it keeps, the firing rule with its
@@ -64,4 +68,54 @@ func TestRatePoints(t *testing.T) {
 	rg.push(sample{ts: 70e9, v: 0}) // reset: not counted as a fall
 	pts = ratePoints(rg, 60e9)
 	assert.InDelta(t, 12, pts[len(pts)-1].Value, 1e-9)
+}
+
+// With a hub the view keeps an hour of the plotted signals, although the rules keep far less (a gc_frequency rule
+// about a minute and a half of GC counters); the live heap is preferred to the goal.
+func TestViewKeepsAnHour(t *testing.T) {
+	h := newHarness(t, testConfig(goroutineRule(), gcRule(RuleParams{}), heapRule()))
+	var samples []runtimeSample
+	for i := range 84 * 6 { // 84 minutes every 10 s
+		samples = append(samples, runtimeSample{
+			OffsetMillis: int64(i) * 10_000, Goroutines: 10, GCCycles: float64(i), GCPauseSeconds: float64(i) * 1e-3,
+			HeapInuse: 4 << 20, HeapAlloc: 3 << 20, NextGC: 8 << 20, Leaked: -1,
+		})
+	}
+	h.replay(namingPprofscrape, serviceResource("svc", "a"), samples)
+	src := h.hub.Sources()[0]
+	hist, ok := src.History(pprofcaptureextension.TargetKey{ServiceName: "svc", ServiceInstanceID: "a"})
+	require.True(t, ok)
+	for _, sig := range []string{readinesshubextension.SignalGoroutines, readinesshubextension.SignalHeapLive, readinesshubextension.SignalGCPerMinute, readinesshubextension.SignalGCPausePerMin} {
+		pts := hist.Signals[sig]
+		require.NotEmpty(t, pts, sig)
+		span := pts[len(pts)-1].Time.Sub(pts[0].Time)
+		assert.GreaterOrEqual(t, span, viewSpan-time.Minute, "%s spans the hour", sig)
+		assert.LessOrEqual(t, span, viewSpan, "%s keeps no more than the hour", sig)
+		assert.LessOrEqual(t, len(pts), viewPoints, sig)
+	}
+	assert.NotContains(t, hist.Signals, readinesshubextension.SignalHeapGoal, "the live heap is plotted, not the goal")
+	assert.Equal(t, float64(4<<20), hist.Latest[readinesshubextension.SignalHeapLive], "heap in use first")
+	assert.InDelta(t, 6, hist.Latest[readinesshubextension.SignalGCPerMinute], 1e-9, "one cycle every 10 s")
+	assert.InDelta(t, 6e-3, hist.Latest[readinesshubextension.SignalGCPausePerMin], 1e-9)
+	rg, _, _, _, _ := plotRings(h.p.series[firstKey(h.p.series)])
+	assert.Greater(t, rg.len(), 300, "at scrape resolution (10 s)")
+}
+
+// Without a hub nothing is kept for the page.
+func TestNoViewWithoutHub(t *testing.T) {
+	p, err := newReadinessProcessor(processortest.NewNopSettings(metadata.Type), testConfig(goroutineRule()))
+	require.NoError(t, err)
+	require.NoError(t, p.start(context.Background(), &testHost{}))
+	t.Cleanup(func() { require.NoError(t, p.shutdown(context.Background())) })
+	_, err = p.processMetrics(context.Background(), toMetrics(namingPprofscrape, serviceResource("svc", "a"), epoch, runtimeSample{OffsetMillis: 1, Goroutines: 5}))
+	require.NoError(t, err)
+	require.Len(t, p.series, 1)
+	assert.Nil(t, p.series[firstKey(p.series)].view)
+}
+
+func firstKey(m map[string]*series) string {
+	for k := range m {
+		return k
+	}
+	return ""
 }
