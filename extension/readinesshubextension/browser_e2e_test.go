@@ -173,7 +173,7 @@ func TestBrowserE2E(t *testing.T) {
 
 	// The service page on a phone.
 	require.NoError(t, chromedp.Do(bctx,
-		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)),
+		chromedp.EmulateViewport(390, 844),
 		chromedp.Navigate(pageURL),
 		chromedp.WaitVisible(`svg.plot`),
 	))

@@ -35,7 +35,7 @@ const (
 // renderPlot draws points, shaded episodes and axes as an inline SVG that scales to its container's width.
 func renderPlot(ps plotSpec) template.HTML {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="plot" viewBox="0 0 %d %d" preserveAspectRatio="none" role="img" aria-label="%s">`, plotW, plotH, html.EscapeString(ps.Title))
+	fmt.Fprintf(&b, `<svg class="plot" viewBox="0 0 %d %d" role="img" aria-label="%s">`, plotW, plotH, html.EscapeString(ps.Title))
 	fmt.Fprintf(&b, `<title>%s</title>`, html.EscapeString(ps.Title))
 	x0, x1 := float64(padLeft), float64(plotW-padRight)
 	y0, y1 := float64(plotH-padBottom), float64(padTop)

@@ -84,29 +84,54 @@ func (p *readinessProcessor) viewRecord(s *series, sig signal, ts int64, v float
 	(*rg).dropBefore(ts - int64(viewSpan))
 }
 
-// plotRings are the rings the page reads for s: the hour of history when kept, else the rules' own.
-func plotRings(s *series) (goroutines, heap, gcCycles, gcPause *ring, heapSig signal) {
-	goroutines, gcCycles, gcPause = s.signals[sigGoroutines], s.signals[sigGCCycles], s.signals[sigGCPauseTotal]
-	heapSig = sigHeapGoal
-	if rg := liveHeapRing(s); rg != nil {
-		heap, heapSig = rg, sigHeapInuse
-	} else {
-		heap = s.signals[sigHeapGoal]
-	}
-	if vh := s.view; vh != nil {
-		goroutines, gcCycles, gcPause = orRing(vh.goroutines, goroutines), orRing(vh.gcCycles, gcCycles), orRing(vh.gcPause, gcPause)
-		if vh.heap != nil && vh.heap.len() > 0 {
-			heap, heapSig = vh.heap, vh.heapSignal
-		}
-	}
-	return goroutines, heap, gcCycles, gcPause, heapSig
+// plotted is what the page plots of a series: per signal, the hour the view keeps, then the rules' own (denser)
+// history from where it starts.
+type plotted struct {
+	goroutines, heap, gcCycles, gcPause []sample
+	heapSig                             signal
 }
 
-func orRing(a, b *ring) *ring {
-	if a != nil && a.len() > 0 {
-		return a
+// plotSamples merges the view's hour with the rules' history; the caller holds p.mu.
+func plotSamples(s *series) plotted {
+	var pl plotted
+	ruleHeap, ruleHeapSig := liveHeapRing(s), sigHeapInuse
+	if ruleHeap == nil {
+		ruleHeap, ruleHeapSig = s.signals[sigHeapGoal], sigHeapGoal
+	} else if rg := s.signals[sigHeapInuse]; rg != ruleHeap {
+		ruleHeapSig = sigHeapAlloc
 	}
-	return b
+	vh := s.view
+	if vh == nil {
+		vh = &viewHistory{heapSignal: numSignals}
+	}
+	pl.goroutines = mergeSamples(vh.goroutines, s.signals[sigGoroutines])
+	pl.gcCycles = mergeSamples(vh.gcCycles, s.signals[sigGCCycles])
+	pl.gcPause = mergeSamples(vh.gcPause, s.signals[sigGCPauseTotal])
+	switch {
+	case vh.heap != nil && vh.heap.len() > 0 && vh.heapSignal == ruleHeapSig:
+		pl.heap, pl.heapSig = mergeSamples(vh.heap, ruleHeap), ruleHeapSig
+	case vh.heap != nil && vh.heap.len() > 0 && vh.heapSignal < ruleHeapSig:
+		pl.heap, pl.heapSig = mergeSamples(vh.heap, nil), vh.heapSignal
+	default:
+		pl.heap, pl.heapSig = mergeSamples(nil, ruleHeap), ruleHeapSig
+	}
+	return pl
+}
+
+// mergeSamples returns the samples of older before the first of newer, then newer's.
+func mergeSamples(older, newer *ring) []sample {
+	var out []sample
+	first := int64(math.MaxInt64)
+	if newer != nil && newer.len() > 0 {
+		first = newer.at(0).ts
+	}
+	if older != nil {
+		out = older.window(out, math.MinInt64, first-1)
+	}
+	if newer != nil {
+		out = newer.window(out, math.MinInt64, math.MaxInt64)
+	}
+	return out
 }
 
 // Services lists every series with its newest values.
@@ -146,23 +171,23 @@ func (v hubView) History(target pprofcaptureextension.TargetKey) (readinesshubex
 		ServiceStatus: p.statusOf(s),
 		Signals:       map[string][]readinesshubextension.Point{},
 	}
-	goroutines, heap, gcCycles, gcPause, heapSig := plotRings(s)
-	if pts := ringPoints(goroutines); len(pts) > 0 {
+	pl := plotSamples(s)
+	if pts := samplePoints(pl.goroutines); len(pts) > 0 {
 		h.Signals[readinesshubextension.SignalGoroutines] = pts
 	}
-	if pts := ringPoints(heap); len(pts) > 0 {
-		h.Signals[heapName(heapSig)] = pts
+	if pts := samplePoints(pl.heap); len(pts) > 0 {
+		h.Signals[heapName(pl.heapSig)] = pts
 	}
-	if pts := ratePoints(gcCycles, int64(p.cfg.MaxGap)); len(pts) > 0 {
+	if pts := ratePoints(pl.gcCycles, int64(p.cfg.MaxGap)); len(pts) > 0 {
 		h.Signals[readinesshubextension.SignalGCPerMinute] = pts
 	}
-	if pts := ratePoints(gcPause, int64(p.cfg.MaxGap)); len(pts) > 0 {
+	if pts := ratePoints(pl.gcPause, int64(p.cfg.MaxGap)); len(pts) > 0 {
 		h.Signals[readinesshubextension.SignalGCPausePerMin] = pts
 	}
 	if len(s.sites) > 0 {
 		h.Sites = make(map[string][]readinesshubextension.Point, len(s.sites))
 		for name, rg := range s.sites {
-			h.Sites[name] = ringPoints(rg)
+			h.Sites[name] = samplePoints(rg.window(nil, math.MinInt64, math.MaxInt64))
 		}
 	}
 	h.Rules = p.ruleStatuses(s)
@@ -184,22 +209,17 @@ func (p *readinessProcessor) statusOf(s *series) readinesshubextension.ServiceSt
 	for _, a := range s.identity {
 		st.Identity[a.key] = a.value
 	}
-	goroutines, heap, gcCycles, gcPause, heapSig := plotRings(s)
-	if goroutines != nil {
-		if last, ok := goroutines.last(); ok {
-			st.Latest[readinesshubextension.SignalGoroutines] = last.v
-		}
+	pl := plotSamples(s)
+	if n := len(pl.goroutines); n > 0 {
+		st.Latest[readinesshubextension.SignalGoroutines] = pl.goroutines[n-1].v
 	}
-	if heap != nil {
-		if last, ok := heap.last(); ok {
-			st.Latest[heapName(heapSig)] = last.v
-		}
+	if n := len(pl.heap); n > 0 {
+		st.Latest[heapName(pl.heapSig)] = pl.heap[n-1].v
 	}
-	for name, rg := range map[string]*ring{readinesshubextension.SignalGCPerMinute: gcCycles, readinesshubextension.SignalGCPausePerMin: gcPause} {
-		if rg != nil && rg.len() > 1 {
-			last, _ := rg.last()
-			samples := trimBefore(rg.window(nil, last.ts-int64(rateSpan+p.cfg.MaxGap), last.ts), last.ts-int64(rateSpan))
-			if rate, covered := counterRate(samples, int64(p.cfg.MaxGap)); covered > 0 {
+	for name, samples := range map[string][]sample{readinesshubextension.SignalGCPerMinute: pl.gcCycles, readinesshubextension.SignalGCPausePerMin: pl.gcPause} {
+		if n := len(samples); n > 1 {
+			last := samples[n-1].ts
+			if rate, covered := counterRate(trimBefore(samples, last-int64(rateSpan)), int64(p.cfg.MaxGap)); covered > 0 {
 				st.Latest[name] = rate
 			}
 		}
@@ -239,13 +259,12 @@ func liveHeapRing(s *series) *ring {
 	return nil
 }
 
-func ringPoints(rg *ring) []readinesshubextension.Point {
-	if rg == nil || rg.len() == 0 {
+func samplePoints(samples []sample) []readinesshubextension.Point {
+	if len(samples) == 0 {
 		return nil
 	}
-	out := make([]readinesshubextension.Point, rg.len())
-	for i := range out {
-		smp := rg.at(i)
+	out := make([]readinesshubextension.Point, len(samples))
+	for i, smp := range samples {
 		out[i] = readinesshubextension.Point{Time: time.Unix(0, smp.ts).UTC(), Value: smp.v}
 	}
 	return out
@@ -253,28 +272,19 @@ func ringPoints(rg *ring) []readinesshubextension.Point {
 
 // ratePoints turns a cumulative counter into a per-minute rate at each sample, over the rateSpan before it (pairs
 // further apart than maxGap and counter resets are not counted).
-func ratePoints(rg *ring, maxGap int64) []readinesshubextension.Point {
-	if rg == nil || rg.len() < 2 {
+func ratePoints(samples []sample, maxGap int64) []readinesshubextension.Point {
+	if len(samples) < 2 {
 		return nil
 	}
-	out := make([]readinesshubextension.Point, 0, rg.len()-1)
+	out := make([]readinesshubextension.Point, 0, len(samples)-1)
 	from := 0
-	for i := 1; i < rg.len(); i++ {
-		cur := rg.at(i)
-		for from < i-1 && rg.at(from+1).ts <= cur.ts-int64(rateSpan) {
+	for i := 1; i < len(samples); i++ {
+		cur := samples[i]
+		for from < i-1 && samples[from+1].ts <= cur.ts-int64(rateSpan) {
 			from++
 		}
-		var inc float64
-		var covered int64
-		for j := from + 1; j <= i; j++ {
-			a, b := rg.at(j-1), rg.at(j)
-			if dt := b.ts - a.ts; dt > 0 && dt <= maxGap && b.v >= a.v {
-				inc += b.v - a.v
-				covered += dt
-			}
-		}
-		if covered > 0 {
-			out = append(out, readinesshubextension.Point{Time: time.Unix(0, cur.ts).UTC(), Value: inc / float64(covered) * 60e9})
+		if rate, covered := counterRate(samples[from:i+1], maxGap); covered > 0 {
+			out = append(out, readinesshubextension.Point{Time: time.Unix(0, cur.ts).UTC(), Value: rate})
 		}
 	}
 	return out

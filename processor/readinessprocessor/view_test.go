@@ -60,13 +60,13 @@ func TestRatePoints(t *testing.T) {
 	for i := range 7 {
 		rg.push(sample{ts: int64(i) * 10e9, v: float64(i) * 2}) // 2 cycles every 10 s: 12 per minute
 	}
-	pts := ratePoints(rg, 60e9)
+	pts := ratePoints(rg.window(nil, -1, 1e12), 60e9)
 	require.Len(t, pts, 6)
 	for _, p := range pts {
 		assert.InDelta(t, 12, p.Value, 1e-9)
 	}
 	rg.push(sample{ts: 70e9, v: 0}) // reset: not counted as a fall
-	pts = ratePoints(rg, 60e9)
+	pts = ratePoints(rg.window(nil, -1, 1e12), 60e9)
 	assert.InDelta(t, 12, pts[len(pts)-1].Value, 1e-9)
 }
 
@@ -97,8 +97,11 @@ func TestViewKeepsAnHour(t *testing.T) {
 	assert.Equal(t, float64(4<<20), hist.Latest[readinesshubextension.SignalHeapLive], "heap in use first")
 	assert.InDelta(t, 6, hist.Latest[readinesshubextension.SignalGCPerMinute], 1e-9, "one cycle every 10 s")
 	assert.InDelta(t, 6e-3, hist.Latest[readinesshubextension.SignalGCPausePerMin], 1e-9)
-	rg, _, _, _, _ := plotRings(h.p.series[firstKey(h.p.series)])
-	assert.Greater(t, rg.len(), 300, "at scrape resolution (10 s)")
+	pl := plotSamples(h.p.series[firstKey(h.p.series)])
+	assert.Greater(t, len(pl.goroutines), 300, "at scrape resolution (10 s)")
+	for i := 1; i < len(pl.gcCycles); i++ {
+		require.Greater(t, pl.gcCycles[i].ts, pl.gcCycles[i-1].ts, "the view's hour and the rules' history merge in order")
+	}
 }
 
 // Without a hub nothing is kept for the page.
