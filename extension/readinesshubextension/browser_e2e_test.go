@@ -106,12 +106,21 @@ func TestBrowserE2E(t *testing.T) {
 		return false
 	}), "the page lists %s", service)
 	require.Equal(t, "ok", svc.State, "healthy before the leak")
+	// Twenty seconds of healthy data first, so that the plots show the leak's start.
+	var detail apiServiceDetail
+	serviceAPI := base + "api/service?" + url.Values{"service.name": {service}, "service.instance.id": {svc.ServiceInstanceID}}.Encode()
+	require.True(t, testbed.WaitUntil(ctx, time.Minute, time.Second, func() bool {
+		if getJSON(ctx, serviceAPI, &detail) != nil {
+			return false
+		}
+		pts := detail.Signals[SignalGoroutines]
+		return len(pts) > 1 && pts[len(pts)-1].Time.Sub(pts[0].Time) >= 20*time.Second
+	}), "the page plots the healthy phase")
+	assert.Empty(t, detail.Episodes, "no episode while healthy")
 	leakAt := time.Now()
 	require.NoError(t, demo.Control(ctx, "leak", true, nil))
 
 	// The episode, the function its captures name, and a capture pprof can open.
-	var detail apiServiceDetail
-	serviceAPI := base + "api/service?" + url.Values{"service.name": {service}, "service.instance.id": {svc.ServiceInstanceID}}.Encode()
 	ok := testbed.WaitUntil(ctx, 3*time.Minute, time.Second, func() bool {
 		if getJSON(ctx, serviceAPI, &detail) != nil {
 			return false
