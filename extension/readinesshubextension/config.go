@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -40,6 +41,11 @@ type PageConfig struct {
 
 	// Refresh is how often an open page reloads itself.
 	Refresh time.Duration `mapstructure:"refresh"`
+
+	// SourceDirectories are the directories whose files pprof's source view may show (a profile names files of the
+	// service's build; those under one of these directories are read on the collector's machine). Empty: the
+	// source view lists no file text.
+	SourceDirectories []string `mapstructure:"source_directories"`
 
 	// CaptureNow lets an operator ask for captures from the service page, through the pprofcapture broker (its
 	// allowed kinds and rate limits apply). `capture_now: {enabled: false}` turns it off.
@@ -100,6 +106,11 @@ func (cfg *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("page::url is %q: set an absolute http(s) URL such as http://localhost:13135", pc.URL))
 			}
 		}
+		for _, d := range pc.SourceDirectories {
+			if st, err := os.Stat(d); err != nil || !st.IsDir() {
+				errs = append(errs, fmt.Errorf("page::source_directories: %q is not a directory: list directories holding the services' sources, or none", d))
+			}
+		}
 		if cn := pc.CaptureNow.Get(); cn != nil {
 			if len(cn.Kinds) == 0 {
 				errs = append(errs, errors.New("page::capture_now::kinds is empty: list the kinds to offer, or set capture_now::enabled: false"))
@@ -130,9 +141,10 @@ var _ confmap.Unmarshaler = (*PageConfig)(nil)
 
 // pageSettings are the page's keys next to the server's.
 type pageSettings struct {
-	URL        string                                    `mapstructure:"url"`
-	Refresh    time.Duration                             `mapstructure:"refresh"`
-	CaptureNow configoptional.Optional[CaptureNowConfig] `mapstructure:"capture_now"`
+	URL               string                                    `mapstructure:"url"`
+	Refresh           time.Duration                             `mapstructure:"refresh"`
+	SourceDirectories []string                                  `mapstructure:"source_directories"`
+	CaptureNow        configoptional.Optional[CaptureNowConfig] `mapstructure:"capture_now"`
 }
 
 // Unmarshal decodes the page section. Without it the embedded ServerConfig's Unmarshal, promoted to PageConfig,
@@ -141,7 +153,7 @@ func (pc *PageConfig) Unmarshal(conf *confmap.Conf) error {
 	if err := pc.ServerConfig.Unmarshal(conf); err != nil {
 		return err
 	}
-	rest := pageSettings{pc.URL, pc.Refresh, pc.CaptureNow}
+	rest := pageSettings{pc.URL, pc.Refresh, pc.SourceDirectories, pc.CaptureNow}
 	// The server's keys are decoded above; every other key must be one of the page's (a typo is an error).
 	own := conf.ToStringMap()
 	for _, k := range mapstructureKeys(reflect.TypeFor[confighttp.ServerConfig]()) {
@@ -150,7 +162,7 @@ func (pc *PageConfig) Unmarshal(conf *confmap.Conf) error {
 	if err := confmap.NewFromStringMap(own).Unmarshal(&rest); err != nil {
 		return err
 	}
-	pc.URL, pc.Refresh, pc.CaptureNow = rest.URL, rest.Refresh, rest.CaptureNow
+	pc.URL, pc.Refresh, pc.SourceDirectories, pc.CaptureNow = rest.URL, rest.Refresh, rest.SourceDirectories, rest.CaptureNow
 	return nil
 }
 

@@ -51,7 +51,7 @@ type page struct {
 	broker pprofcaptureextension.Broker
 	kinds  []pprofcaptureextension.Kind
 
-	pprof pprofViews
+	pprof *pprofViews
 
 	mu       sync.Mutex
 	operator []captureRef // oldest first, at most maxOperatorCaptures
@@ -84,7 +84,11 @@ func newPage(cfg *PageConfig, h *hub, logger *zap.Logger) (*page, error) {
 	if _, err := rand.Read(tok); err != nil {
 		return nil, fmt.Errorf("capture token: %w", err)
 	}
-	pg := &page{cfg: cfg, hub: h, logger: logger, tmpl: tmpl, assets: assets, now: time.Now, token: hex.EncodeToString(tok)}
+	views, err := newPprofViews(cfg.SourceDirectories)
+	if err != nil {
+		return nil, err
+	}
+	pg := &page{cfg: cfg, hub: h, logger: logger, tmpl: tmpl, assets: assets, now: time.Now, token: hex.EncodeToString(tok), pprof: views}
 	pg.url = cfg.URL
 	if pg.url == "" {
 		scheme := "http"
@@ -149,7 +153,6 @@ func (pg *page) routes() http.Handler {
 	mux.HandleFunc("GET /service", pg.serveService)
 	mux.HandleFunc("GET /captures/{id}", pg.serveDownload)
 	mux.HandleFunc("GET /pprof/{id}/{rest...}", pg.servePprof)
-	mux.HandleFunc("POST /pprof/{id}/{rest...}", pg.servePprof) // pprof's saveconfig/deleteconfig
 	mux.HandleFunc("POST /capture", pg.serveCaptureNow)
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(pg.assets)))
 	mux.HandleFunc("GET /api/services", pg.apiServices)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -520,4 +521,63 @@ func TestPageServes(t *testing.T) {
 	err = h.Start(context.Background(), componenttest.NewNopHost())
 	assert.ErrorContains(t, err, "page::capture_now::capture_extension")
 	require.NoError(t, h.Shutdown(context.Background()))
+}
+
+// writeCraftedProfile writes a profile whose one function claims to live in file (line 1).
+func writeCraftedProfile(t *testing.T, path, file string) {
+	t.Helper()
+	fn := &profile.Function{ID: 1, Name: "main.crafted", SystemName: "main.crafted", Filename: file}
+	loc := &profile.Location{ID: 1, Address: 0x1000, Line: []profile.Line{{Function: fn, Line: 1}}}
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "goroutine", Unit: "count"}},
+		PeriodType: &profile.ValueType{Type: "goroutine", Unit: "count"}, Period: 1,
+		Sample:   []*profile.Sample{{Location: []*profile.Location{loc}, Value: []int64{7}}},
+		Location: []*profile.Location{loc}, Function: []*profile.Function{fn},
+	}
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, p.Write(f))
+	require.NoError(t, f.Close())
+}
+
+// A profile comes from the scraped service: the source view shows only files under page::source_directories, never
+// a file the profile names elsewhere; object files are never opened; pprof's POST routes are closed.
+func TestPprofSourceConfined(t *testing.T) {
+	env := newPageEnv(t, true)
+	allowed := filepath.Join(env.dir, "src")
+	require.NoError(t, os.MkdirAll(allowed, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(allowed, "ok.go"), []byte("package main // VISIBLE-SOURCE\n"), 0o600))
+	views, err := newPprofViews([]string{allowed})
+	require.NoError(t, err)
+	env.page.pprof = views
+
+	for name, file := range map[string]string{
+		"outside":  filepath.Join(env.dir, "secret.txt"),
+		"escape":   filepath.Join(allowed, "..", "secret.txt"),
+		"relative": "../secret.txt",
+		"inside":   filepath.Join(allowed, "ok.go"),
+	} {
+		path := filepath.Join(env.dir, "captures", name+"-goroutine_delta.pb.gz")
+		writeCraftedProfile(t, path, file)
+		env.hub.Publish(Event{Phase: PhaseUpdate, Episode: Episode{ID: env.epID, Captures: []Capture{{Kind: "goroutine_delta", Path: path, Time: t0}}}})
+		caps := env.captureIDs(t)
+		base := "/pprof/" + caps["goroutine_delta"].ID + "/"
+		code, body, _ := env.get(t, base+"source?f=main.crafted")
+		require.Equal(t, http.StatusOK, code, name)
+		assert.NotContains(t, body, "TOP-SECRET", name)
+		if name == "inside" {
+			assert.Contains(t, body, "VISIBLE-SOURCE", "a file under source_directories is shown")
+		} else {
+			assert.NotContains(t, body, "VISIBLE-SOURCE", name)
+		}
+		code, body, _ = env.get(t, base+"disasm?f=main.crafted")
+		assert.NotContains(t, body, "TOP-SECRET", name)
+		_ = code
+		resp, err := env.srv.Client().Post(env.srv.URL+base+"saveconfig?config=x", "application/json", strings.NewReader("{}"))
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, "pprof's saveconfig is closed")
+	}
+	_, err = newPprofViews([]string{filepath.Join(env.dir, "missing")})
+	assert.Error(t, err)
 }

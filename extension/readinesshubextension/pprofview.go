@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +28,28 @@ var errNotProfile = errors.New("not a pprof profile")
 // pprofViews serves the pprof web interface (flame graph, top, source, graph, peek) of a capture in-process, through
 // github.com/google/pprof/driver: no `go tool pprof`. The interfaces of the last few captures opened are cached.
 type pprofViews struct {
+	// sourceDirs are the directories (symbolic links resolved) whose files the source view may show.
+	sourceDirs []string
+
 	mu      sync.Mutex
 	entries []pprofEntry // most recently used last
+}
+
+// newPprofViews resolves the source directories an operator allowed; a directory that does not exist is an error.
+func newPprofViews(sourceDirs []string) (*pprofViews, error) {
+	v := &pprofViews{}
+	for _, d := range sourceDirs {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return nil, fmt.Errorf("page::source_directories: %w", err)
+		}
+		real, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			return nil, fmt.Errorf("page::source_directories: %w", err)
+		}
+		v.sourceDirs = append(v.sourceDirs, real)
+	}
+	return v, nil
 }
 
 type pprofEntry struct {
@@ -47,7 +68,7 @@ func (v *pprofViews) handlers(id, path string) (map[string]http.Handler, error) 
 		}
 	}
 	v.mu.Unlock()
-	h, err := buildPprofUI(path)
+	h, err := buildPprofUI(path, v.sourceFile)
 	if err != nil {
 		return nil, err
 	}
@@ -81,17 +102,44 @@ func readProfile(path string) (*profile.Profile, error) {
 	return p, nil
 }
 
+// sourceFile returns the file the source view may read for a function's file name: the resolved path when it lies
+// in an allowed directory, else only its base name, which pprof cannot find (its source search path is empty). A
+// profile comes from the scraped service, so its file names must not open files on the collector's machine.
+func (v *pprofViews) sourceFile(name string) string {
+	if filepath.IsAbs(name) {
+		if real, err := filepath.EvalSymlinks(filepath.Clean(name)); err == nil {
+			for _, dir := range v.sourceDirs {
+				if rel, err := filepath.Rel(dir, real); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+					return real
+				}
+			}
+		}
+	}
+	return "(source not shown)/" + filepath.Base(name)
+}
+
 // buildPprofUI runs pprof's driver on one profile with a server hook that keeps its handlers instead of listening.
-func buildPprofUI(path string) (map[string]http.Handler, error) {
+// Nothing of the driver touches the machine: the profile is handed over parsed, symbolization is off, object files
+// are never opened (noObjTool), source files only through sourceFile.
+func buildPprofUI(path string, sourceFile func(string) string) (map[string]http.Handler, error) {
 	prof, err := readProfile(path)
 	if err != nil {
 		return nil, err
 	}
+	for _, fn := range prof.Function {
+		if fn.Filename != "" {
+			fn.Filename = sourceFile(fn.Filename)
+		}
+	}
+	for _, m := range prof.Mapping {
+		m.File = filepath.Base(m.File)
+	}
 	var handlers map[string]http.Handler
 	err = driver.PProf(&driver.Options{
 		// A port is named so that the driver does not probe for a free one; nothing listens on it.
-		Flagset: newPprofFlags([]string{"-http=127.0.0.1:1", "-no_browser", "-symbolize=none", "capture"}),
+		Flagset: newPprofFlags([]string{"-http=127.0.0.1:1", "-no_browser", "-symbolize=none", "-source_path=", "-trim_path=", "capture"}),
 		Fetch:   profileFetcher{prof},
+		Obj:     noObjTool{},
 		UI:      quietUI{},
 		HTTPServer: func(args *driver.HTTPServerArgs) error {
 			handlers = args.Handlers
@@ -113,6 +161,16 @@ type profileFetcher struct{ p *profile.Profile }
 func (f profileFetcher) Fetch(string, time.Duration, time.Duration) (*profile.Profile, string, error) {
 	return f.p.Copy(), "", nil
 }
+
+// noObjTool opens no binary: the disassembly view says so instead of reading files a profile names.
+type noObjTool struct{}
+
+var errNoObj = errors.New("object files are not opened by the readiness page")
+
+func (noObjTool) Open(string, uint64, uint64, uint64, string) (driver.ObjFile, error) {
+	return nil, errNoObj
+}
+func (noObjTool) Disasm(string, uint64, uint64, bool) ([]driver.Inst, error) { return nil, errNoObj }
 
 // quietUI drops the driver's console output.
 type quietUI struct{}
