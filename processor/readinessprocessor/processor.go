@@ -66,6 +66,7 @@ type readinessProcessor struct {
 	hub      readinesshubextension.Hub
 	// unregisterView removes the processor's view from the hub (view.go); nil without a hub.
 	unregisterView func()
+	viewTargets    viewTargetMap // pprofscrape targets' last up value (view.go)
 }
 
 func newReadinessProcessor(set processor.Settings, cfg *Config) (*readinessProcessor, error) {
@@ -178,6 +179,7 @@ func (p *readinessProcessor) processMetrics(ctx context.Context, md pmetric.Metr
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
+				p.viewTargetUp(rm.Resource(), m) // readiness page: targets that are down (view.go)
 				if m.Name() == metricGoroutineSites && p.siteRule != nil {
 					if lookup() == nil {
 						c.skip(skipReason, countPoints(m))

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
 	"github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
 	"github.com/otelcol-ready/otelcol-ready/extension/readinesshubextension"
 )
@@ -84,6 +87,64 @@ func (p *readinessProcessor) viewRecord(s *series, sig signal, ts int64, v float
 	(*rg).dropBefore(ts - int64(viewSpan))
 }
 
+// metricTargetUp is pprofscrape's 1/0 per scrape: a target that is down sends it and nothing else.
+const metricTargetUp = "pprofscrape.target.up"
+
+// maxViewTargets bounds the targets whose up value the view remembers.
+const maxViewTargets = 256
+
+// viewTargetMap holds the targets' last up value, by target.
+type viewTargetMap map[pprofcaptureextension.TargetKey]*targetUp
+
+// targetUp is a pprofscrape target's last up value.
+type targetUp struct {
+	up       bool
+	identity []attr
+	seen     time.Time // collector clock
+}
+
+// viewTargetUp remembers whether a pprofscrape target answered its last scrape, so that the page lists a target
+// that is down (it sends no runtime metric, so it has no series); the caller holds p.mu.
+func (p *readinessProcessor) viewTargetUp(res pcommon.Resource, m pmetric.Metric) {
+	if p.hub == nil || m.Name() != metricTargetUp || m.Type() != pmetric.MetricTypeGauge || m.Gauge().DataPoints().Len() == 0 {
+		return
+	}
+	_, identity, target := seriesIdentity(res)
+	if target.ServiceName == "" && target.ServiceInstanceID == "" {
+		return
+	}
+	if p.viewTargets == nil {
+		p.viewTargets = viewTargetMap{}
+	}
+	now := p.now()
+	t := p.viewTargets[target]
+	if t == nil {
+		if len(p.viewTargets) >= maxViewTargets {
+			for k, old := range p.viewTargets {
+				if now.Sub(old.seen) > p.cfg.IdleTimeout {
+					delete(p.viewTargets, k)
+				}
+			}
+			if len(p.viewTargets) >= maxViewTargets {
+				return
+			}
+		}
+		t = &targetUp{identity: identity}
+		p.viewTargets[target] = t
+	}
+	dps := m.Gauge().DataPoints()
+	t.up, t.seen = numberValue(dps.At(dps.Len()-1)) > 0, now
+}
+
+// downTarget returns the status of a target that is down and has no series; the caller holds p.mu.
+func (p *readinessProcessor) downTarget(target pprofcaptureextension.TargetKey, t *targetUp) readinesshubextension.ServiceStatus {
+	st := readinesshubextension.ServiceStatus{Target: target, Identity: map[string]string{}, LastSeen: t.seen, Latest: map[string]float64{}, Down: true}
+	for _, a := range t.identity {
+		st.Identity[a.key] = a.value
+	}
+	return st
+}
+
 // plotted is what the page plots of a series: per signal, the hour the view keeps, then the rules' own (denser)
 // history from where it starts.
 type plotted struct {
@@ -140,8 +201,15 @@ func (v hubView) Services() []readinesshubextension.ServiceStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]readinesshubextension.ServiceStatus, 0, len(p.series))
+	watched := make(map[pprofcaptureextension.TargetKey]bool, len(p.series))
 	for _, s := range p.series {
 		out = append(out, p.statusOf(s))
+		watched[s.target] = true
+	}
+	for target, t := range p.viewTargets {
+		if !t.up && !watched[target] && p.now().Sub(t.seen) <= p.cfg.IdleTimeout {
+			out = append(out, p.downTarget(target, t))
+		}
 	}
 	slices.SortFunc(out, func(a, b readinesshubextension.ServiceStatus) int {
 		if c := strings.Compare(a.Target.ServiceName, b.Target.ServiceName); c != 0 {
@@ -165,6 +233,9 @@ func (v hubView) History(target pprofcaptureextension.TargetKey) (readinesshubex
 		}
 	}
 	if s == nil {
+		if t := p.viewTargets[target]; t != nil && !t.up && p.now().Sub(t.seen) <= p.cfg.IdleTimeout {
+			return readinesshubextension.ServiceHistory{ServiceStatus: p.downTarget(target, t)}, true
+		}
 		return readinesshubextension.ServiceHistory{}, false
 	}
 	h := readinesshubextension.ServiceHistory{
@@ -202,6 +273,9 @@ func (p *readinessProcessor) statusOf(s *series) readinesshubextension.ServiceSt
 		LastSeen: s.lastSeen,
 		Latest:   map[string]float64{},
 		Down:     p.now().Sub(s.lastSeen) > p.cfg.MaxGap,
+	}
+	if t := p.viewTargets[s.target]; t != nil && !t.up && !t.seen.Before(s.lastSeen) {
+		st.Down = true // the receiver says the last scrape failed
 	}
 	if s.latest != 0 {
 		st.LastData = time.Unix(0, s.latest).UTC()

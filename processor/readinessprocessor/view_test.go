@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-ready/otelcol-ready/extension/pprofcaptureextension"
@@ -121,4 +122,52 @@ func firstKey(m map[string]*series) string {
 		return k
 	}
 	return ""
+}
+
+func targetUpMetrics(service, instance string, up int64, at time.Duration) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", service)
+	rm.Resource().Attributes().PutStr("service.instance.id", instance)
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName(metricTargetUp)
+	dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
+	dp.SetTimestamp(tsAt(at))
+	dp.SetIntValue(up)
+	return md
+}
+
+// A pprofscrape target that never answered has no series, but the page lists it as down; a watched service whose
+// last scrape failed is down too, and up again with its next answer.
+func TestViewTargetDown(t *testing.T) {
+	h := newHarness(t, testConfig(goroutineRule()))
+	src := h.hub.Sources()[0]
+	h.feed(targetUpMetrics("ghost", "g-1", 0, time.Second))
+	services := src.Services()
+	require.Len(t, services, 1)
+	assert.Equal(t, pprofcaptureextension.TargetKey{ServiceName: "ghost", ServiceInstanceID: "g-1"}, services[0].Target)
+	assert.True(t, services[0].Down)
+	hist, ok := src.History(services[0].Target)
+	require.True(t, ok, "its page opens")
+	assert.True(t, hist.Down)
+	assert.Empty(t, hist.Signals)
+
+	h.feed(toMetrics(namingPprofscrape, serviceResource("svc", "a"), epoch, runtimeSample{OffsetMillis: 1000, Goroutines: 5}))
+	h.feed(targetUpMetrics("svc", "a", 1, time.Second))
+	svc := pprofcaptureextension.TargetKey{ServiceName: "svc", ServiceInstanceID: "a"}
+	hist, ok = src.History(svc)
+	require.True(t, ok)
+	assert.False(t, hist.Down)
+	h.feed(targetUpMetrics("svc", "a", 0, 2*time.Second))
+	hist, _ = src.History(svc)
+	assert.True(t, hist.Down, "its last scrape failed")
+	h.feed(toMetrics(namingPprofscrape, serviceResource("svc", "a"), epoch, runtimeSample{OffsetMillis: 3000, Goroutines: 5}))
+	h.feed(targetUpMetrics("svc", "a", 1, 3*time.Second))
+	hist, _ = src.History(svc)
+	assert.False(t, hist.Down, "up again")
+
+	h.clock = h.clock.Add(h.p.cfg.IdleTimeout + time.Minute)
+	for _, st := range src.Services() {
+		assert.NotEqual(t, "ghost", st.Target.ServiceName, "a target gone quiet for idle_timeout is forgotten")
+	}
 }
