@@ -32,24 +32,51 @@ const (
 	e2eRule            = "goroutine-leak"
 )
 
+// findChromium returns the browser: $CHROMIUM_BIN, else chromium (or chromium-browser, google-chrome) on PATH.
+func findChromium() (string, error) {
+	if p := os.Getenv(envChromium); p != "" {
+		return p, nil
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no Chromium on PATH (apt-get install -y chromium, or set $%s)", envChromium)
+}
+
 // chromiumPath finds the browser. Without one the test is skipped, except under CI (CI=true), where it fails:
 // .ci/run installs Chromium, so a missing browser there is a broken machine, not a reason to pass.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv(envChromium); p != "" {
+	p, err := findChromium()
+	switch {
+	case err == nil:
 		return p
+	case underCI():
+		t.Fatalf("%v: under CI the browser test must run", err)
+	default:
+		t.Skip(err)
 	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "no Chromium on PATH (apt-get install -y chromium, or set $" + envChromium + ")"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + ": under CI the browser test must run")
-	}
-	t.Skip(msg)
 	return ""
+}
+
+func underCI() bool { return os.Getenv("CI") == "true" }
+
+// Without a browser the lookup fails, and under CI that is a failure, not a skip.
+func TestChromiumLookup(t *testing.T) {
+	t.Setenv(envChromium, "")
+	t.Setenv("PATH", t.TempDir())
+	_, err := findChromium()
+	assert.ErrorContains(t, err, "no Chromium")
+	t.Setenv("CI", "true")
+	assert.True(t, underCI())
+	t.Setenv("CI", "")
+	assert.False(t, underCI())
+	t.Setenv(envChromium, "/opt/chromium/chrome")
+	p, err := findChromium()
+	require.NoError(t, err)
+	assert.Equal(t, "/opt/chromium/chrome", p)
 }
 
 // TestBrowserE2E runs the real otelcol-ready binary next to the demo service, switches the demo's goroutine leak on,
