@@ -50,7 +50,7 @@ func renderPlot(ps plotSpec) template.HTML {
 	yOf := func(v float64) float64 { return y0 - (y0-y1)*(v-lo)/(hi-lo) }
 
 	// Episodes first, so that the line is drawn over them.
-	for _, bd := range ps.Bands {
+	for i, bd := range ps.Bands {
 		to := bd.To
 		if to.IsZero() || to.After(ps.To) {
 			to = ps.To
@@ -64,7 +64,12 @@ func renderPlot(ps plotSpec) template.HTML {
 		}
 		fmt.Fprintf(&b, `<a href="#%s"><rect class="episode" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s</title></rect>`,
 			html.EscapeString(bd.Anchor), xa, y1, xb-xa, y0-y1, html.EscapeString(bd.Label))
-		fmt.Fprintf(&b, `<text class="episode-label" x="%.1f" y="%.1f">%s</text></a>`, xa+3, y1+12, html.EscapeString(bd.Label))
+		// Labels of overlapping episodes go on rows of their own; near the right edge a label ends at its band.
+		lx, anchor := xa+3, "start"
+		if xa > x1-90 {
+			lx, anchor = xb-3, "end"
+		}
+		fmt.Fprintf(&b, `<text class="episode-label" x="%.1f" y="%.1f" text-anchor="%s">%s</text></a>`, lx, y1+12+13*float64(i%3), anchor, html.EscapeString(bd.Label))
 	}
 	// Axes and grid.
 	for i := 0; i <= 2; i++ {
