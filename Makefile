@@ -17,6 +17,8 @@ DEMOAPP   := $(ROOT)/bin/demoapp
 FAULTZOO  := $(ROOT)/bin/faultzoo
 CONFIG    ?= distro/config/local.yaml
 CONFIGS   := $(wildcard distro/config/*.yaml)
+# Test artifacts (the readiness page's browser screenshots): go test -artifacts writes them under this directory.
+ARTIFACTS ?= $(ROOT)/artifacts
 # Packages that start goroutines of their own run under the race detector.
 RACE_PKGS := ./receiver/... ./processor/... ./exporter/... ./extension/... ./pkg/...
 # Bounded fuzzing: "package:FuzzName" pairs. `make test` fuzzes the OTLP-TX decoder (network input of the gateway);
@@ -67,6 +69,7 @@ faultzoo: ## Build the fault zoo of the readiness zoo scenario (GOEXPERIMENT=gor
 .PHONY: demo
 demo: build demoapp ## Run the demo service (leaking goroutines) next to the collector on local.yaml.
 	mkdir -p data
+	@echo "readiness page: http://$${OTELCOL_READY_PAGE_ENDPOINT:-localhost:13135}/"
 	$(DEMOAPP) -listen 127.0.0.1:6060 -mode $${DEMO_MODE:-healthy,leak} & demo=$$!; \
 	trap 'kill $$demo 2>/dev/null || true' EXIT INT TERM; \
 	$(BIN) --config $(CONFIG)
@@ -103,7 +106,8 @@ lint: ## gofmt and go vet.
 
 .PHONY: unit
 unit: ## Unit and end-to-end tests (race detector on our component packages; OTELCOL_READY_BIN, OTELCOL_READY_SIDECAR_BIN, DEMOAPP_BIN reused).
-	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+	mkdir -p $(ARTIFACTS)
+	$(GO) test -race -count=1 -timeout 20m -artifacts -outputdir $(ARTIFACTS) $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -vE '/(receiver|processor|exporter|extension|pkg)/')
 
 .PHONY: fuzz

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension"
 
 	"github.com/otelcol-ready/otelcol-ready/extension/readinesshubextension/internal/metadata"
@@ -15,7 +16,7 @@ func NewFactory() extension.Factory {
 }
 
 func createDefaultConfig() component.Config {
-	return &Config{MaxEpisodes: defaultMaxEpisodes}
+	return &Config{MaxEpisodes: defaultMaxEpisodes, Page: configoptional.Default(defaultPageConfig())}
 }
 
 func createExtension(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {

@@ -48,6 +48,10 @@ type hub struct {
 	subscribers map[int]func(Event)
 	sources     map[int]Source
 	nextID      int
+
+	// page is the readiness page (page.go); nil when the config has no page section.
+	page *page
+	set  component.TelemetrySettings
 }
 
 var (
@@ -68,6 +72,12 @@ func newHub(set extension.Settings, cfg *Config) (*hub, error) {
 		active:      map[string]*Episode{},
 		subscribers: map[int]func(Event){},
 		sources:     map[int]Source{},
+		set:         set.TelemetrySettings,
+	}
+	if pc := cfg.Page.Get(); pc != nil {
+		if h.page, err = newPage(pc, h, set.Logger); err != nil {
+			return nil, err
+		}
 	}
 	err = tb.RegisterReadinessHubEpisodesActiveCallback(func(_ context.Context, o metric.Int64Observer) error {
 		h.mu.RLock()
@@ -81,11 +91,20 @@ func newHub(set extension.Settings, cfg *Config) (*hub, error) {
 	return h, nil
 }
 
-func (h *hub) Start(context.Context, component.Host) error { return nil }
+func (h *hub) Start(ctx context.Context, host component.Host) error {
+	if h.page == nil {
+		return nil
+	}
+	return h.page.start(ctx, host, h.set)
+}
 
-func (h *hub) Shutdown(context.Context) error {
+func (h *hub) Shutdown(ctx context.Context) error {
+	var err error
+	if h.page != nil {
+		err = h.page.shutdown(ctx)
+	}
 	h.telemetry.Shutdown()
-	return nil
+	return err
 }
 
 func (h *hub) Publish(ev Event) {
@@ -235,4 +254,9 @@ func (h *hub) FlaggedService(serviceName string, tail time.Duration) (Episode, b
 	return Episode{}, false
 }
 
-func (h *hub) EpisodeURL(Episode) string { return "" }
+func (h *hub) EpisodeURL(ep Episode) string {
+	if h.page == nil {
+		return ""
+	}
+	return h.page.episodeURL(ep)
+}

@@ -35,6 +35,9 @@ type ServiceStatus struct {
 	Latest map[string]float64
 	// ActiveRules names the rules with an active episode.
 	ActiveRules []string
+	// Down is true when the service sent nothing for longer than the source tolerates (its max_gap): the target is
+	// down or unreachable, and Latest is what it reported last.
+	Down bool
 }
 
 // Point is one value at one data time.
@@ -54,6 +57,8 @@ type RuleStatus struct {
 	Measure   string
 	Threshold string
 	Why       string
+	// Since is the data time the active episode started; zero when the rule is not firing.
+	Since time.Time
 }
 
 // ServiceHistory is the stored history of one service instance.

@@ -20,6 +20,7 @@ type ruleState struct {
 	startSlope float64
 	site       string
 	horizon    time.Duration
+	seen       lastVerdict // the last evaluation, for the readiness page (view.go)
 }
 
 // clearsToEnd is how many consecutive evaluations must agree that a windowed rule is clear before its episode ends.
@@ -94,6 +95,7 @@ func (p *readinessProcessor) evaluateWindowed(s *series, now int64, emit func(tr
 		}
 		st := &s.rules[r.index]
 		started, ended := st.step(v, now, r.cooldown, clearsToEnd)
+		st.seen = lastVerdict{v: v, at: now, details: details} // readiness page (view.go)
 		if started {
 			st.details = details()
 			emit(transition{series: s, rule: r, start: true, at: now, details: st.details})

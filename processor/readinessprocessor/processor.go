@@ -70,6 +70,9 @@ type readinessProcessor struct {
 	notifier *notifier // nil: no notify target
 	// telemetrySettings are the notify clients' (notify.go).
 	telemetrySettings component.TelemetrySettings
+	// unregisterView removes the processor's view from the hub (view.go); nil without a hub.
+	unregisterView func()
+	viewTargets    viewTargetMap // pprofscrape targets' last up value (view.go)
 }
 
 func newReadinessProcessor(set processor.Settings, cfg *Config) (*readinessProcessor, error) {
@@ -130,6 +133,9 @@ func (p *readinessProcessor) start(_ context.Context, host component.Host) error
 		return err
 	}
 	p.hub = hub
+	if hub != nil {
+		p.unregisterView = hub.RegisterSource(hubView{p: p}) // readiness page (view.go)
+	}
 	if err := p.startNotifier(host); err != nil {
 		return err
 	}
@@ -155,6 +161,9 @@ func (p *readinessProcessor) start(_ context.Context, host component.Host) error
 }
 
 func (p *readinessProcessor) shutdown(context.Context) error {
+	if p.unregisterView != nil {
+		p.unregisterView()
+	}
 	if p.captures != nil {
 		p.captures.stop()
 	}
@@ -194,6 +203,7 @@ func (p *readinessProcessor) processMetrics(ctx context.Context, md pmetric.Metr
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
+				p.viewTargetUp(rm.Resource(), m) // readiness page: targets that are down (view.go)
 				if m.Name() == metricGoroutineSites && p.siteRule != nil {
 					if lookup() == nil {
 						c.skip(skipReason, countPoints(m))
@@ -418,6 +428,7 @@ func (p *readinessProcessor) ingestPoint(s *series, sig signal, ts, start int64,
 		c.skip(skipInvalidValue, 1)
 		return
 	}
+	p.viewRecord(s, sig, ts, v) // the readiness page's hour of history (view.go)
 	if sig == sigHeapGoal {
 		// The goal is the heap signal the rules prefer: the fallbacks' history is not needed once it arrives.
 		for fb, only := range p.fallbackOnly {

@@ -201,6 +201,8 @@ type series struct {
 	sitesJudged int64 // sitesLatest when the sites were last judged
 	siteFinding siteFinding
 
+	view *viewHistory // the readiness page's hour of history (view.go); nil without a hub
+
 	rules      []ruleState                // indexed by rule.index (windowed kinds)
 	thresholds map[string]*thresholdState // key: rule name + point attributes
 	gcBaseline []gcBaseline               // indexed by rule.index (gc_frequency)
