@@ -34,6 +34,9 @@ type Hub interface {
 	// EpisodeURL is the address of the readiness page that shows the episode, for links in notifications; empty when
 	// the hub serves no page.
 	EpisodeURL(ep Episode) string
+	// ReadsHistory reports whether something reads the sources' plotted history (the page): a source keeps that
+	// history only then, so a hub that only relays episodes (a sidecar's) costs no memory per series.
+	ReadsHistory() bool
 }
 
 type hub struct {
@@ -253,6 +256,8 @@ func (h *hub) FlaggedService(serviceName string, tail time.Duration) (Episode, b
 	}
 	return Episode{}, false
 }
+
+func (h *hub) ReadsHistory() bool { return h.page != nil }
 
 func (h *hub) EpisodeURL(ep Episode) string {
 	if h.page == nil {

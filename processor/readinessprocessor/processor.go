@@ -72,6 +72,7 @@ type readinessProcessor struct {
 	telemetrySettings component.TelemetrySettings
 	// unregisterView removes the processor's view from the hub (view.go); nil without a hub.
 	unregisterView func()
+	keepView       bool          // the hub reads the plotted history (the page is served): keep an hour of it per series
 	viewTargets    viewTargetMap // pprofscrape targets' last up value (view.go)
 }
 
@@ -135,6 +136,7 @@ func (p *readinessProcessor) start(_ context.Context, host component.Host) error
 	p.hub = hub
 	if hub != nil {
 		p.unregisterView = hub.RegisterSource(hubView{p: p}) // readiness page (view.go)
+		p.keepView = hub.ReadsHistory()
 	}
 	if err := p.startNotifier(host); err != nil {
 		return err

@@ -49,7 +49,7 @@ type viewHistory struct {
 
 // viewRecord keeps a sample of a plotted signal for the page; the caller holds p.mu.
 func (p *readinessProcessor) viewRecord(s *series, sig signal, ts int64, v float64) {
-	if p.hub == nil {
+	if !p.keepView {
 		return
 	}
 	if s.view == nil {

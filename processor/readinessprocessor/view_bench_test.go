@@ -13,7 +13,8 @@ import (
 	"github.com/otelcol-ready/otelcol-ready/processor/readinessprocessor/internal/metadata"
 )
 
-// benchProcessorWithHub is the benchmarks' processor with a hub present: the view keeps its hour of history.
+// benchProcessorWithHub is the benchmarks' processor with a hub that serves the page: the view keeps its hour of
+// history.
 func benchProcessorWithHub(b *testing.B) *readinessProcessor {
 	p, err := newReadinessProcessor(processortest.NewNopSettings(metadata.Type), benchConfig())
 	if err != nil {
@@ -24,6 +25,7 @@ func benchProcessorWithHub(b *testing.B) *readinessProcessor {
 		b.Fatal(err)
 	}
 	p.hub = hub.(readinesshubextension.Hub)
+	p.keepView = true // as when the hub serves the page
 	return p
 }
 
@@ -31,10 +33,10 @@ func benchProcessorWithHub(b *testing.B) *readinessProcessor {
 // history costs per point.
 func BenchmarkConsumeMetricsWithHub(b *testing.B) {
 	for _, withHub := range []bool{false, true} {
-		b.Run(map[bool]string{false: "hub=none", true: "hub=present"}[withHub], func(b *testing.B) {
+		b.Run(map[bool]string{false: "page=off", true: "page=on"}[withHub], func(b *testing.B) {
 			p := benchProcessorWithHub(b)
 			if !withHub {
-				p.hub = nil
+				p.hub, p.keepView = nil, false
 			}
 			benchConsumeHour(b, p)
 		})

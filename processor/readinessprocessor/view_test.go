@@ -75,6 +75,7 @@ func TestRatePoints(t *testing.T) {
 // about a minute and a half of GC counters); the live heap is preferred to the goal.
 func TestViewKeepsAnHour(t *testing.T) {
 	h := newHarness(t, testConfig(goroutineRule(), gcRule(RuleParams{}), heapRule()))
+	h.p.keepView = true // as with a hub that serves the page (the harness' hub has none)
 	var samples []runtimeSample
 	for i := range 84 * 6 { // 84 minutes every 10 s
 		samples = append(samples, runtimeSample{
@@ -115,6 +116,15 @@ func TestNoViewWithoutHub(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, p.series, 1)
 	assert.Nil(t, p.series[firstKey(p.series)].view)
+}
+
+// A hub that serves no page (a sidecar's: it relays episodes to the sampler) reads no history: none is kept.
+func TestNoViewWithoutPage(t *testing.T) {
+	h := newHarness(t, testConfig(goroutineRule()))
+	require.False(t, h.hub.ReadsHistory())
+	h.feed(toMetrics(namingPprofscrape, serviceResource("svc", "a"), epoch, runtimeSample{OffsetMillis: 1, Goroutines: 5}))
+	require.Len(t, h.p.series, 1)
+	assert.Nil(t, h.p.series[firstKey(h.p.series)].view)
 }
 
 func firstKey(m map[string]*series) string {
