@@ -95,12 +95,17 @@ func (p *readinessProcessor) episodeState(t transition) *ruleState {
 // annotate_interval passed in data time), the state of its annotated rules.
 func (p *readinessProcessor) annotate(md pmetric.Metrics, touched []*series) {
 	for _, s := range touched {
-		due := s.changed || s.lastAnnotated == 0 || s.latest-s.lastAnnotated >= int64(p.cfg.AnnotateInterval)
+		first := s.lastAnnotated == 0
+		due := s.changed || first || s.latest-s.lastAnnotated >= int64(p.cfg.AnnotateInterval)
 		s.changed = false
 		if !due {
 			continue
 		}
 		s.lastAnnotated = s.latest
+		// After its first report a series' rules that never fired for it are left out (like Prometheus' ALERTS
+		// series, which exist only for alerts that fire): on a healthy fleet the heartbeat then costs nothing.
+		// With annotate_interval 0 every rule is reported in every batch.
+		everyRule := first || p.cfg.AnnotateInterval == 0
 		var rm pmetric.ResourceMetrics
 		var active, episodes pmetric.NumberDataPointSlice
 		for _, r := range p.rules {
@@ -108,6 +113,9 @@ func (p *readinessProcessor) annotate(md pmetric.Metrics, touched []*series) {
 				continue
 			}
 			isActive, count := p.ruleSummary(s, r)
+			if !everyRule && !isActive && count == 0 {
+				continue
+			}
 			if rm == (pmetric.ResourceMetrics{}) {
 				rm = md.ResourceMetrics().AppendEmpty()
 				for _, a := range s.identity {

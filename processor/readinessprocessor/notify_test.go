@@ -84,7 +84,7 @@ func (r *recorder) wait(n int) [][]byte {
 		select {
 		case <-r.got:
 		case <-deadline:
-			r.t.Fatalf("%d notifications accepted, want %d", len(r.bodies), n)
+			r.t.Fatalf("%d notifications accepted, want %d: %s", len(r.bodies), n, r.bodies)
 		}
 	}
 }
@@ -407,6 +407,9 @@ func TestProcessorNotifies(t *testing.T) {
 	}
 	h.replay(namingPprofscrape, serviceResource("svc", "a"), leakSeries())
 	require.Len(t, h.starts("goroutine-leak"), 1)
+	// The capture worker runs apart from the data path: the update (named sites) is sent once it is done, and an
+	// update that comes after the episode's end is not sent. Wait for it before ending the episode.
+	hook.wait(2)
 	h.clock = h.clock.Add(h.p.cfg.IdleTimeout + time.Minute)
 	h.feed(toMetrics(namingPprofscrape, serviceResource("svc", "b"), epoch, runtimeSample{OffsetMillis: 1, Goroutines: 5}))
 

@@ -282,8 +282,8 @@ func TestAnnotateAndPassThrough(t *testing.T) {
 	assert.Equal(t, int64(1), lastEpisodes)
 }
 
-// With an annotate interval, a series' state is reported on its first batch, then once per interval of data time,
-// and in every batch that starts or ends an episode.
+// With an annotate interval, a series' state is reported on its first batch, in every batch that starts or ends an
+// episode, and once per interval of data time for the rules that have fired.
 func TestAnnotateInterval(t *testing.T) {
 	cfg := testConfig(goroutineRule())
 	cfg.AnnotateInterval = time.Minute
@@ -316,9 +316,12 @@ func TestAnnotateInterval(t *testing.T) {
 			assert.GreaterOrEqual(t, annotatedAt[j]-annotatedAt[j-1], time.Minute, "no report before the interval passed")
 		}
 	}
-	span := leakSeries()[len(leakSeries())-1].at() - leakSeries()[0].at()
-	assert.Less(t, len(annotatedAt), len(leakSeries())/2, "far fewer reports than batches")
-	assert.GreaterOrEqual(t, len(annotatedAt), int(span/time.Minute), "at least one report per interval")
+	// Before the episode the rule had never fired: only the series' first batch reports it.
+	assert.Equal(t, []time.Duration{leakSeries()[0].at(), startAt}, annotatedAt[:i+1], "no heartbeat for a rule that never fired")
+	span := leakSeries()[len(leakSeries())-1].at() - startAt
+	after := len(annotatedAt) - i - 1
+	assert.GreaterOrEqual(t, after, int(span/time.Minute)-1, "a heartbeat per interval once the rule fired")
+	assert.LessOrEqual(t, after, int(span/time.Minute)+1, "no more than one report per interval")
 }
 
 func TestCaptureAction(t *testing.T) {
