@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/otelcol-ready/otelcol-ready/exporter/otlptxexporter/internal/metadata"
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
 	"github.com/otelcol-ready/otelcol-ready/receiver/otlptxreceiver"
 )
@@ -198,8 +199,12 @@ var testExporterID = component.MustNewIDWithName("otlptx", "sidecar")
 
 func startPipelines(t *testing.T, cfg *Config, host component.Host) *pipelines {
 	t.Helper()
+	return startPipelinesWith(t, cfg, host, exportertest.NewNopSettings(metadata.Type))
+}
+
+func startPipelinesWith(t *testing.T, cfg *Config, host component.Host, set exporter.Settings) *pipelines {
+	t.Helper()
 	factory := NewFactory()
-	set := exportertest.NewNopSettings(factory.Type())
 	set.ID = testExporterID // the persistent queue is keyed by component ID
 	p := &pipelines{}
 	var err error
@@ -229,7 +234,6 @@ func testConfig(endpoints ...string) *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.ClientConfig.Endpoint = endpoints[0]
 	cfg.Endpoints = endpoints[1:]
-	cfg.Batch.FlushInterval = 20 * 1e6 // 20ms
 	cfg.Retry.InitialInterval = 10 * 1e6
 	cfg.Retry.MaxInterval = 50 * 1e6
 	cfg.EndpointCooldown = 200 * 1e6
