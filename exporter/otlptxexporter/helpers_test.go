@@ -37,7 +37,7 @@ type gateway struct {
 	comps    []component.Component
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -47,7 +47,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startGateway starts the receiver on addr ("" picks a free port).
-func startGateway(t *testing.T, addr string, modify ...func(*otlptxreceiver.Config)) *gateway {
+func startGateway(t testing.TB, addr string, modify ...func(*otlptxreceiver.Config)) *gateway {
 	t.Helper()
 	if addr == "" {
 		addr = freeAddr(t)
@@ -197,12 +197,12 @@ type pipelines struct {
 
 var testExporterID = component.MustNewIDWithName("otlptx", "sidecar")
 
-func startPipelines(t *testing.T, cfg *Config, host component.Host) *pipelines {
+func startPipelines(t testing.TB, cfg *Config, host component.Host) *pipelines {
 	t.Helper()
 	return startPipelinesWith(t, cfg, host, exportertest.NewNopSettings(metadata.Type))
 }
 
-func startPipelinesWith(t *testing.T, cfg *Config, host component.Host, set exporter.Settings) *pipelines {
+func startPipelinesWith(t testing.TB, cfg *Config, host component.Host, set exporter.Settings) *pipelines {
 	t.Helper()
 	factory := NewFactory()
 	set.ID = testExporterID // the persistent queue is keyed by component ID
@@ -223,7 +223,7 @@ func startPipelinesWith(t *testing.T, cfg *Config, host component.Host, set expo
 	return p
 }
 
-func (p *pipelines) shutdown(t *testing.T) {
+func (p *pipelines) shutdown(t testing.TB) {
 	t.Helper()
 	for _, c := range []component.Component{p.traces, p.metrics, p.logs} {
 		require.NoError(t, c.Shutdown(context.Background()))
