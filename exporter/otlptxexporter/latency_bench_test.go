@@ -70,4 +70,3 @@ func BenchmarkPipelineCallLatency(b *testing.B) {
 		measure(b, func() error { return exp.ConsumeTraces(context.Background(), td) })
 	})
 }
-
