@@ -48,6 +48,13 @@ func BenchmarkPipelineCallLatency(b *testing.B) {
 		measure(b, func() error { return p.traces.ConsumeTraces(context.Background(), td) })
 	})
 
+	b.Run("otlptx-memory", func(b *testing.B) {
+		gw := startGateway(b, "")
+		p := startPipelines(b, testConfig(gw.endpoint), nil)
+		defer p.shutdown(b)
+		measure(b, func() error { return p.traces.ConsumeTraces(context.Background(), td) })
+	})
+
 	b.Run("otlp_http", func(b *testing.B) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/x-protobuf")

@@ -29,16 +29,18 @@ var errQueueClosed = errors.New("otlptx exporter is shut down")
 //  1. put: one pipeline request is one record, written to storage in one transaction before
 //     the pipeline call returns (fast acknowledgement: no waiting for a batch or a timer).
 //  2. form: a sender that is free takes the queued records (oldest first, up to the batch
-//     limits), gives the batch the next sequence number and writes the encoded batch, the
-//     removal of its records and the advanced counters in one transaction before the first
-//     attempt. A retry or a restart re-sends that identical batch, so the gateway's
-//     duplicate suppression, keyed by (sender id, sequence), gives exactly once.
+//     limits), gives the batch the next sequence number and writes the batch's composition
+//     (its record numbers) and the advanced counters in one transaction before the first
+//     attempt. A retry re-sends the same encoded bytes; a restart re-encodes the same records
+//     under the same sequence. Either way the gateway's duplicate suppression, keyed by
+//     (sender id, sequence), gives exactly once. Records are deleted with their batch once it
+//     is delivered, so the data is written once per item and a batch's record is small.
 //
 // Storage keys:
 //
 //	meta       JSON queueMeta
 //	r/<n>      record n: signal, item count, OTLP request (protobuf)
-//	b/<seq>    batch seq: record count, items per signal, encoded envelope
+//	b/<seq>    batch seq: items per signal, record numbers
 //	batch/<seq> a batch stored by the previous layout (encoded envelope only)
 const (
 	metaKey          = "meta"
@@ -85,8 +87,9 @@ type record struct {
 // queuedBatch is one formed, encoded batch waiting for delivery.
 type queuedBatch struct {
 	sequence uint64
-	body     []byte // compressed envelope, byte-identical on every (re)send; nil: read it back
-	legacy   bool   // stored by the previous layout
+	body     []byte   // compressed envelope, byte-identical on every retry; nil: build it from nums
+	legacy   bool     // stored by the previous layout: body is stored, nums is empty
+	nums     []uint64 // the batch's record numbers
 	records  int
 	counts   [signalCount]uint64
 	rejected [signalCount]uint64 // per signal, as the gateway answered the accepted attempt
@@ -285,28 +288,51 @@ func decodeRecord(raw []byte) (sig signal, items int, payload []byte, err error)
 	return signal(raw[0]), int(n), raw[1+l:], nil
 }
 
-// encodeStoredBatch prefixes the envelope with the record count and the items per signal.
+// encodeStoredBatch is a batch's composition: items per signal, then its record numbers.
 func encodeStoredBatch(b *queuedBatch) []byte {
-	out := make([]byte, 0, 4*binary.MaxVarintLen64+len(b.body))
-	out = binary.AppendUvarint(out, uint64(b.records))
+	out := make([]byte, 0, (int(signalCount)+1+len(b.nums))*binary.MaxVarintLen64)
 	for _, c := range b.counts {
 		out = binary.AppendUvarint(out, c)
 	}
-	return append(out, b.body...)
+	out = binary.AppendUvarint(out, uint64(len(b.nums)))
+	for _, n := range b.nums {
+		out = binary.AppendUvarint(out, n)
+	}
+	return out
 }
 
 func decodeStoredBatch(raw []byte, b *queuedBatch) error {
-	var vals [1 + signalCount]uint64
-	for i := range vals {
+	next := func() (uint64, error) {
 		v, l := binary.Uvarint(raw)
 		if l <= 0 {
-			return errors.New("malformed stored batch header")
+			return 0, errors.New("malformed stored batch")
 		}
-		vals[i], raw = v, raw[l:]
+		raw = raw[l:]
+		return v, nil
 	}
-	b.records = int(vals[0])
-	copy(b.counts[:], vals[1:])
-	b.body = raw
+	for i := range b.counts {
+		v, err := next()
+		if err != nil {
+			return err
+		}
+		b.counts[i] = v
+	}
+	count, err := next()
+	if err != nil {
+		return err
+	}
+	if count > uint64(len(raw)) {
+		return errors.New("malformed stored batch record count")
+	}
+	b.nums = make([]uint64, 0, count)
+	for range count {
+		n, err := next()
+		if err != nil {
+			return err
+		}
+		b.nums = append(b.nums, n)
+	}
+	b.records = len(b.nums)
 	return nil
 }
 
@@ -457,28 +483,56 @@ func (q *queue) next(ctx context.Context, stop <-chan struct{}) (*queuedBatch, b
 	}
 }
 
-// readBody reads a stored batch's body back; on failure loadErr is set.
+// readBody builds the body of a batch stored by a previous run: read back (previous layout)
+// or encoded again from its records under its sequence. On failure loadErr is set.
 func (q *queue) readBody(ctx context.Context, b *queuedBatch) {
 	if b.body != nil || q.client == nil {
 		return
 	}
-	key := batchKey(b.sequence)
 	if b.legacy {
-		key = legacyBatchKey(b.sequence)
+		raw, err := q.client.Get(ctx, legacyBatchKey(b.sequence))
+		switch {
+		case err != nil:
+			b.loadErr = fmt.Errorf("read stored batch %d: %w", b.sequence, err)
+		case raw == nil:
+			b.loadErr = fmt.Errorf("stored batch %d is missing", b.sequence)
+		default:
+			b.body = raw
+		}
+		return
 	}
-	raw, err := q.client.Get(ctx, key)
-	switch {
-	case err != nil:
-		b.loadErr = fmt.Errorf("read stored batch %d: %w", b.sequence, err)
-	case raw == nil:
-		b.loadErr = fmt.Errorf("stored batch %d is missing", b.sequence)
-	case b.legacy:
-		b.body = raw
-	default:
-		if err := decodeStoredBatch(raw, b); err != nil {
-			b.loadErr = fmt.Errorf("stored batch %d: %w", b.sequence, err)
+	payloads, err := q.readRecords(ctx, b.nums, nil)
+	if err != nil {
+		b.loadErr = fmt.Errorf("stored batch %d: %w", b.sequence, err)
+		return
+	}
+	if b.body, err = q.encode(b.sequence, payloads, b.counts); err != nil {
+		b.loadErr = fmt.Errorf("stored batch %d: encode: %w", b.sequence, err)
+	}
+}
+
+// readRecords reads stored records and groups their payloads by signal; counts, when not
+// nil, receives the items per signal.
+func (q *queue) readRecords(ctx context.Context, nums []uint64, counts *[signalCount]uint64) ([signalCount][]byte, error) {
+	var payloads [signalCount][]byte
+	ops := make([]*storage.Operation, len(nums))
+	for i, n := range nums {
+		ops[i] = storage.GetOperation(recordKey(n))
+	}
+	if err := q.client.Batch(ctx, ops...); err != nil {
+		return payloads, fmt.Errorf("read queued otlptx requests: %w", err)
+	}
+	for i, op := range ops {
+		sig, items, payload, err := decodeRecord(op.Value)
+		if err != nil {
+			return payloads, fmt.Errorf("%w: record %d: %w", errUnreadable, nums[i], err)
+		}
+		payloads[sig] = append(payloads[sig], payload...)
+		if counts != nil {
+			counts[sig] += uint64(items)
 		}
 	}
+	return payloads, nil
 }
 
 // form takes queued records (oldest first, within the batch limits), assigns the next
@@ -543,27 +597,25 @@ func (q *queue) form(ctx context.Context) (*queuedBatch, error) {
 
 var errUnreadable = errors.New("stored otlptx request cannot be read")
 
-// fillAndStore reads the records' payloads, encodes the batch and stores it.
+// fillAndStore reads the records' payloads, encodes the batch and stores its composition.
 func (q *queue) fillAndStore(ctx context.Context, b *queuedBatch, taken []*record) error {
 	var payloads [signalCount][]byte
+	b.nums = make([]uint64, len(taken))
+	for i, r := range taken {
+		b.nums[i] = r.num
+	}
 	if q.client != nil {
-		ops := make([]*storage.Operation, len(taken))
-		for i, r := range taken {
-			ops[i] = storage.GetOperation(recordKey(r.num))
+		var counts [signalCount]uint64
+		var err error
+		payloads, err = q.readRecords(ctx, b.nums, &counts)
+		if errors.Is(err, errUnreadable) {
+			// Delete what cannot be read so it does not block the queue.
+			_ = q.deleteRecords(ctx, taken)
 		}
-		if err := q.client.Batch(ctx, ops...); err != nil {
-			return fmt.Errorf("read queued otlptx requests: %w", err)
+		if err != nil {
+			return err
 		}
-		for i, r := range taken {
-			sig, _, payload, err := decodeRecord(ops[i].Value)
-			if err != nil || sig != r.sig {
-				// Delete what cannot be read so it does not block the queue.
-				_ = q.deleteRecords(ctx, taken)
-				return fmt.Errorf("%w: record %d", errUnreadable, r.num)
-			}
-			payloads[sig] = append(payloads[sig], payload...)
-			b.counts[sig] += uint64(r.items)
-		}
+		b.counts = counts
 	} else {
 		for _, r := range taken {
 			payloads[r.sig] = append(payloads[r.sig], r.payload...)
@@ -581,11 +633,6 @@ func (q *queue) fillAndStore(ctx context.Context, b *queuedBatch, taken []*recor
 	if q.client == nil {
 		return nil
 	}
-	ops := make([]*storage.Operation, 0, len(taken)+2)
-	ops = append(ops, storage.SetOperation(batchKey(b.sequence), encodeStoredBatch(b)))
-	for _, r := range taken {
-		ops = append(ops, storage.DeleteOperation(recordKey(r.num)))
-	}
 	// formMu is held by form: the metadata snapshot is the newest.
 	q.mu.Lock()
 	metaOp, err := q.metaOpLocked()
@@ -593,7 +640,7 @@ func (q *queue) fillAndStore(ctx context.Context, b *queuedBatch, taken []*recor
 	if err != nil {
 		return err
 	}
-	if err := q.client.Batch(ctx, append(ops, metaOp)...); err != nil {
+	if err := q.client.Batch(ctx, storage.SetOperation(batchKey(b.sequence), encodeStoredBatch(b)), metaOp); err != nil {
 		return fmt.Errorf("persist otlptx batch %d: %w", b.sequence, err)
 	}
 	return nil
@@ -627,7 +674,12 @@ func (q *queue) done(ctx context.Context, b *queuedBatch) error {
 	if b.legacy {
 		key = legacyBatchKey(b.sequence)
 	}
-	if err := q.client.Batch(ctx, storage.DeleteOperation(key), metaOp); err != nil {
+	ops := make([]*storage.Operation, 0, len(b.nums)+2)
+	ops = append(ops, storage.DeleteOperation(key))
+	for _, n := range b.nums {
+		ops = append(ops, storage.DeleteOperation(recordKey(n)))
+	}
+	if err := q.client.Batch(ctx, append(ops, metaOp)...); err != nil {
 		return fmt.Errorf("delete delivered otlptx batch %d: %w", b.sequence, err)
 	}
 	return nil
@@ -644,6 +696,8 @@ func (q *queue) load(ctx context.Context, stop <-chan struct{}) (batches, record
 		}
 		q.mu.Unlock()
 	}()
+	// Records that belong to a stored batch are re-sent with it, not queued again.
+	batched := map[uint64]struct{}{}
 	for {
 		select {
 		case <-stop:
@@ -678,10 +732,12 @@ func (q *queue) load(ctx context.Context, stop <-chan struct{}) (batches, record
 			b := &queuedBatch{sequence: seq, legacy: seq < q.meta.LegacyBelow, records: 1, oldest: now}
 			if !b.legacy {
 				if err := decodeStoredBatch(op.Value, b); err != nil {
-					b.records = 1
+					b.loadErr = fmt.Errorf("stored batch %d: %w", seq, err)
+				}
+				for _, n := range b.nums {
+					batched[n] = struct{}{}
 				}
 			}
-			b.body = nil // read again when sent: memory holds only what is needed to queue it
 			found = append(found, b)
 		}
 		q.mu.Lock()
@@ -722,6 +778,9 @@ func (q *queue) load(ctx context.Context, stop <-chan struct{}) (batches, record
 		for i, op := range ops {
 			if op.Value == nil {
 				continue // a number leased but never written
+			}
+			if _, inBatch := batched[from+uint64(i)]; inBatch {
+				continue
 			}
 			sig, items, payload, err := decodeRecord(op.Value)
 			if err != nil {
