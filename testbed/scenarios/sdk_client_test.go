@@ -16,7 +16,7 @@ import (
 	"github.com/otelcol-ready/otelcol-ready/testbed/testbed"
 )
 
-// TestSDKClientsThroughSidecar (scenario 8) reproduces issue 12's measurement: real applications' OpenTelemetry Go
+// TestSDKClientsThroughSidecar (scenario 7) reproduces issue 12's measurement: real applications' OpenTelemetry Go
 // SDKs (testbed/cmd/sdkclient: default batch span processor, OTLP/gRPC exporter) send spans to a sidecar that
 // forwards to a gateway, and each client reports its own drop count. A sidecar whose exporter makes the call wait
 // (for a batch to close) makes the SDK's queue overflow; one that acknowledges once the data is in its persistent
@@ -143,7 +143,7 @@ func runSDKClients(t *testing.T, bin, client, variant string, clients int, rate 
 	mon.SampleNow()
 	sc, gw := mon.Usage("sidecar"), mon.Usage("gateway")
 	recordRow(t, testbed.Row{
-		Scenario:   "8-sdk-clients-sidecar",
+		Scenario:   "7-sdk-clients-sidecar",
 		Transport:  fmt.Sprintf("otel-go-sdk -> sidecar %s -> gateway", variant),
 		Items:      ended,
 		Seconds:    elapsed.Seconds(),
