@@ -5,8 +5,10 @@
 // than once: a second Shutdown, or a Shutdown without Start, releases nothing twice.
 //
 // The shape follows the collector's shared-component pattern (contrib internal/sharedcomponent): a map
-// from configuration to instance, one handle per pipeline. Unlike that package it counts handles, so an
-// instance outlives a pipeline that is shut down while others still use it.
+// from configuration to instance, one handle per pipeline. Unlike that package (which shuts the instance
+// down at the first Shutdown) it counts handles, so an instance outlives a pipeline that is shut down while
+// others still use it. It does not forward component status events to every pipeline's host as contrib's
+// does: the instance reports through the host it was started with.
 package sharedcomponent // import "github.com/otelcol-ready/otelcol-ready/internal/sharedcomponent"
 
 import (
