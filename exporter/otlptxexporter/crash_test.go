@@ -215,5 +215,3 @@ func runCrashRound(t *testing.T, seed uint64) {
 	assert.Zero(t, lost, "acknowledged items lost")
 	t.Logf("acknowledged before the crash: %d requests; at the gateway: %d distinct items", len(ackedBeforeCrash), len(seen))
 }
-
-
