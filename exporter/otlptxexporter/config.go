@@ -72,6 +72,10 @@ type BatchConfig struct {
 	// MaxBytes: a batch takes no further request once its uncompressed OTLP payloads would
 	// exceed this size. Keep it well under the receiver's max_request_body_size.
 	MaxBytes int `mapstructure:"max_bytes"`
+	// FlushTimeout: a sender forms a batch smaller than the limits once the oldest queued
+	// request has waited this long (0: at once). Only the sender waits: a pipeline call
+	// returns once its request is in the queue.
+	FlushTimeout time.Duration `mapstructure:"flush_timeout"`
 }
 
 // QueueConfig configures the sending queue.
@@ -121,8 +125,9 @@ func createDefaultConfig() component.Config {
 		FormatVersion:    int(otlptx.FormatVersion2),
 		V2RetryInterval:  10 * time.Minute,
 		Batch: BatchConfig{
-			MaxItems: 8192,
-			MaxBytes: 1 << 20,
+			MaxItems:     8192,
+			MaxBytes:     1 << 20,
+			FlushTimeout: 200 * time.Millisecond,
 		},
 		Queue: QueueConfig{
 			QueueSize:    5000,
@@ -176,6 +181,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Batch.MaxBytes <= 0 {
 		errs = append(errs, errors.New("batch.max_bytes must be positive (default 1048576)"))
+	}
+	if cfg.Batch.FlushTimeout < 0 {
+		errs = append(errs, errors.New("batch.flush_timeout must not be negative (default 200ms; 0 sends at once)"))
 	}
 	if cfg.Queue.QueueSize <= 0 {
 		errs = append(errs, errors.New("sending_queue.queue_size must be positive (default 5000)"))

@@ -304,3 +304,35 @@ func TestFormatVersion1(t *testing.T) {
 		assert.Equal(t, otlptx.FormatVersion, r.header.FormatVersion)
 	}
 }
+
+// TestFlushTimeoutGroupsLightTraffic: with flush_timeout, requests arriving within it
+// travel in one envelope, while every pipeline call still returns at once.
+func TestFlushTimeoutGroupsLightTraffic(t *testing.T) {
+	gw := startGateway(t, "")
+	px := startProxy(t, gw.endpoint)
+	cfg := testConfig(px.server.URL)
+	cfg.Batch.FlushTimeout = time.Hour // only reaching max_items forms a batch here
+	cfg.Batch.MaxItems = 90
+	p := startPipelines(t, cfg, nil)
+	sent := sendMixed(t, p, 3, 1) // 90 items: returns before any batch is formed
+	require.Eventually(t, func() bool { return gw.items() == sent }, 10*time.Second, 10*time.Millisecond)
+	p.shutdown(t)
+	recs := px.records()
+	require.Len(t, recs, 1, "nine requests of three signals, one envelope")
+	h := recs[0].header
+	assert.Equal(t, uint64(30), h.SpanCount)
+	assert.Equal(t, uint64(36), h.DataPointCount)
+	assert.Equal(t, uint64(24), h.LogRecordCount)
+}
+
+// TestShutdownDoesNotWaitForFlushTimeout: an in-memory queue drains at shutdown without
+// waiting for flush_timeout.
+func TestShutdownDoesNotWaitForFlushTimeout(t *testing.T) {
+	gw := startGateway(t, "")
+	cfg := testConfig(gw.endpoint)
+	cfg.Batch.FlushTimeout = time.Hour
+	p := startPipelines(t, cfg, nil)
+	sent := sendMixed(t, p, 1, 2)
+	p.shutdown(t)
+	assert.Equal(t, sent, gw.items(), "queued data delivered at shutdown")
+}

@@ -234,6 +234,7 @@ func testConfig(endpoints ...string) *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.ClientConfig.Endpoint = endpoints[0]
 	cfg.Endpoints = endpoints[1:]
+	cfg.Batch.FlushTimeout = 0 // form batches at once: the tests control what is queued
 	cfg.Retry.InitialInterval = 10 * 1e6
 	cfg.Retry.MaxInterval = 50 * 1e6
 	cfg.EndpointCooldown = 200 * 1e6

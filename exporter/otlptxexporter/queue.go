@@ -105,16 +105,21 @@ type encodeBatch func(sequence uint64, payloads [signalCount][]byte, counts [sig
 
 // queue holds records and batches, in memory (client == nil) or in a storage client.
 type queue struct {
-	client    storage.Client
-	capacity  int
-	dropOld   [signalCount]bool
-	maxItems  int
-	maxBytes  int
-	encode    encodeBatch
-	onDropped func(sig signal, items int, reason string)
+	client   storage.Client
+	capacity int
+	dropOld  [signalCount]bool
+	maxItems int
+	maxBytes int
+	// flushTimeout: a sender forms a batch smaller than the limits only once its oldest
+	// request has waited this long (0: at once).
+	flushTimeout time.Duration
+	encode       encodeBatch
+	onDropped    func(sig signal, items int, reason string)
 
-	// notify wakes one waiting sender when there is work.
-	notify chan struct{}
+	// notify wakes one waiting sender when there is work; closing wakes them all at
+	// shutdown (markClosed), so no sender keeps waiting for flush_timeout.
+	notify  chan struct{}
+	closing chan struct{}
 
 	// formMu is held while a batch is formed and while meta is written: every meta write
 	// carries a snapshot taken under it, so a stale snapshot never overwrites a newer one.
@@ -138,12 +143,13 @@ type queue struct {
 }
 
 type queueSettings struct {
-	capacity  int
-	dropOld   [signalCount]bool
-	maxItems  int
-	maxBytes  int
-	encode    encodeBatch
-	onDropped func(sig signal, items int, reason string)
+	capacity     int
+	dropOld      [signalCount]bool
+	maxItems     int
+	maxBytes     int
+	flushTimeout time.Duration
+	encode       encodeBatch
+	onDropped    func(sig signal, items int, reason string)
 }
 
 func newSenderID() (string, error) {
@@ -157,8 +163,9 @@ func newSenderID() (string, error) {
 func newQueue(s queueSettings) *queue {
 	return &queue{
 		capacity: s.capacity, dropOld: s.dropOld, maxItems: s.maxItems, maxBytes: s.maxBytes,
-		encode: s.encode, onDropped: s.onDropped,
+		flushTimeout: s.flushTimeout, encode: s.encode, onDropped: s.onDropped,
 		notify:  make(chan struct{}, 1),
+		closing: make(chan struct{}),
 		writing: map[uint64]struct{}{},
 		pending: map[uint64]*queuedBatch{},
 	}
@@ -456,7 +463,24 @@ func (q *queue) next(ctx context.Context, stop <-chan struct{}) (*queuedBatch, b
 			return b, true
 		}
 		work := len(q.fifo) > 0
+		wait := q.untilDueLocked(time.Now())
 		q.mu.Unlock()
+		if work && wait > 0 {
+			// Too little queued for a full batch: wait for more, at most until the oldest
+			// request has waited flush_timeout. The pipeline calls do not wait for this.
+			timer := time.NewTimer(wait)
+			select {
+			case <-timer.C:
+			case <-q.notify:
+				timer.Stop()
+			case <-q.closing:
+				timer.Stop()
+			case <-stop:
+				timer.Stop()
+				return nil, false
+			}
+			continue
+		}
 		if work {
 			b, err := q.form(ctx)
 			if err != nil {
@@ -481,6 +505,24 @@ func (q *queue) next(ctx context.Context, stop <-chan struct{}) (*queuedBatch, b
 			return nil, false
 		}
 	}
+}
+
+// untilDueLocked is how long a sender waits before forming a batch from the FIFO: 0 when
+// the queued requests fill a batch, the oldest has waited flush_timeout, or the queue is
+// closing (shutdown drains at once).
+func (q *queue) untilDueLocked(now time.Time) time.Duration {
+	if len(q.fifo) == 0 || q.flushTimeout <= 0 || q.closed {
+		return 0
+	}
+	items, size := 0, 0
+	for _, r := range q.fifo {
+		items += r.items
+		size += r.size
+		if items >= q.maxItems || size >= q.maxBytes {
+			return 0
+		}
+	}
+	return max(q.fifo[0].at.Add(q.flushTimeout).Sub(now), 0)
 }
 
 // readBody builds the body of a batch stored by a previous run: read back (previous layout)
@@ -827,8 +869,8 @@ func (q *queue) heldCount() int {
 }
 
 func (q *queue) close(ctx context.Context) error {
+	q.markClosed()
 	q.mu.Lock()
-	q.closed = true
 	client := q.client
 	q.mu.Unlock()
 	if client == nil {
@@ -837,11 +879,14 @@ func (q *queue) close(ctx context.Context) error {
 	return client.Close(ctx)
 }
 
-// markClosed refuses further puts.
+// markClosed refuses further puts and makes senders form batches at once.
 func (q *queue) markClosed() {
 	q.mu.Lock()
-	q.closed = true
-	q.mu.Unlock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.closing)
+	}
 }
 
 func minTime(a, b time.Time) time.Time {
