@@ -130,7 +130,7 @@ func createDefaultConfig() component.Config {
 			FlushTimeout: 200 * time.Millisecond,
 		},
 		Queue: QueueConfig{
-			QueueSize:    5000,
+			QueueSize:    1000,
 			NumConsumers: 4,
 			WhenFull:     WhenFullConfig{Traces: policyRefuse, Metrics: policyRefuse, Logs: policyRefuse},
 		},
@@ -186,7 +186,7 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, errors.New("batch.flush_timeout must not be negative (default 200ms; 0 sends at once)"))
 	}
 	if cfg.Queue.QueueSize <= 0 {
-		errs = append(errs, errors.New("sending_queue.queue_size must be positive (default 5000)"))
+		errs = append(errs, errors.New("sending_queue.queue_size must be positive (default 1000)"))
 	}
 	for _, p := range []struct {
 		field, value string
