@@ -215,3 +215,51 @@ func runCrashRound(t *testing.T, seed uint64) {
 	assert.Zero(t, lost, "acknowledged items lost")
 	t.Logf("acknowledged before the crash: %d requests; at the gateway: %d distinct items", len(ackedBeforeCrash), len(seen))
 }
+
+// gatedStorage holds every Batch that reads (Get) until gate is closed, except the reads of
+// the queue's metadata key.
+type gatedStorage struct {
+	*crashStorage
+	gate chan struct{}
+}
+
+func (s *gatedStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
+	return s, nil
+}
+
+func (s *gatedStorage) Get(ctx context.Context, key string) ([]byte, error) {
+	op := storage.GetOperation(key)
+	err := s.Batch(ctx, op)
+	return op.Value, err
+}
+
+func (s *gatedStorage) Batch(ctx context.Context, ops ...*storage.Operation) error {
+	for _, op := range ops {
+		if op.Type == storage.Get && op.Key != metaKey {
+			<-s.gate
+			break
+		}
+	}
+	return s.crashStorage.Batch(ctx, ops...)
+}
+
+// TestStartDoesNotReadStoredData: Start reads only the queue's metadata; what a previous
+// run stored is read in the background (here held back until the test releases it), and
+// is then delivered.
+func TestStartDoesNotReadStoredData(t *testing.T) {
+	gw := startGateway(t, "")
+	down := "http://" + freeAddr(t)
+	stored := &crashStorage{data: map[string][]byte{}}
+	first := startPipelines(t, persistentConfig(down), crashHost(stored))
+	sent := sendMixed(t, first, 3, 90)
+	first.shutdown(t)
+
+	gated := &gatedStorage{crashStorage: &crashStorage{data: stored.crash()}, gate: make(chan struct{})}
+	host := &otlptxtest.Host{Extensions: map[component.ID]component.Component{otlptxtest.FileStorageID: gated}}
+	second := startPipelines(t, persistentConfig(gw.endpoint), host) // returns with every read held back
+	assert.Zero(t, gw.items())
+	close(gated.gate)
+	require.Eventually(t, func() bool { return gw.items() == sent }, 10*time.Second, 5*time.Millisecond)
+	second.shutdown(t)
+	assert.Equal(t, sent, gw.items())
+}
