@@ -15,6 +15,7 @@ SIDECAR_BIN    := $(ROOT)/distro-sidecar/otelcol-ready-sidecar
 SIDECAR_CONFIG := distro/config/sidecar.yaml
 DEMOAPP   := $(ROOT)/bin/demoapp
 FAULTZOO  := $(ROOT)/bin/faultzoo
+SDKCLIENT := $(ROOT)/bin/sdkclient
 CONFIG    ?= distro/config/local.yaml
 CONFIGS   := $(wildcard distro/config/*.yaml)
 # Test artifacts (the readiness page's browser screenshots): go test -artifacts writes them under this directory.
@@ -65,6 +66,10 @@ demoapp: ## Build the demo Go service (GOEXPERIMENT=goroutineleakprofile, so gor
 .PHONY: faultzoo
 faultzoo: ## Build the fault zoo of the readiness zoo scenario (GOEXPERIMENT=goroutineleakprofile, like demoapp).
 	GOEXPERIMENT=goroutineleakprofile $(GO) build -o $(FAULTZOO) ./testbed/cmd/faultzoo
+
+.PHONY: sdkclient
+sdkclient: ## Build the OTel Go SDK client of testbed scenario 7 (default batch span processor, OTLP/gRPC).
+	$(GO) build -o $(SDKCLIENT) ./testbed/cmd/sdkclient
 
 .PHONY: demo
 demo: build demoapp ## Run the demo service (leaking goroutines) next to the collector on local.yaml.
@@ -125,12 +130,12 @@ check-deploy: ## Fail when deploy/ embeds configs that differ from distro/config
 	$(GO) run ./deploy/gen -check
 
 .PHONY: test
-test: lint check-distro check-generate check-deploy validate demoapp faultzoo ## Everything: lint, freshness, config validation, unit, e2e, fuzz.
-	OTELCOL_READY_BIN=$(BIN) OTELCOL_READY_SIDECAR_BIN=$(SIDECAR_BIN) DEMOAPP_BIN=$(DEMOAPP) FAULTZOO_BIN=$(FAULTZOO) $(MAKE) --no-print-directory unit
+test: lint check-distro check-generate check-deploy validate demoapp faultzoo sdkclient ## Everything: lint, freshness, config validation, unit, e2e, fuzz.
+	OTELCOL_READY_BIN=$(BIN) OTELCOL_READY_SIDECAR_BIN=$(SIDECAR_BIN) DEMOAPP_BIN=$(DEMOAPP) FAULTZOO_BIN=$(FAULTZOO) SDKCLIENT_BIN=$(SDKCLIENT) $(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory fuzz FUZZ_TARGETS="$(TEST_FUZZ_TARGETS)" FUZZ_TIME=$(TEST_FUZZ_TIME)
 
 .PHONY: bench
-bench: build demoapp faultzoo ## Benchmarks and full testbed scenarios, printed side by side with upstream alternatives.
+bench: build demoapp faultzoo sdkclient ## Benchmarks and full testbed scenarios, printed side by side with upstream alternatives.
 	$(GO) test -run '^$$' -bench . -benchmem $(RACE_PKGS)
-	TESTBED_FULL=1 OTELCOL_READY_BIN=$(BIN) OTELCOL_READY_SIDECAR_BIN=$(SIDECAR_BIN) DEMOAPP_BIN=$(DEMOAPP) FAULTZOO_BIN=$(FAULTZOO) $(GO) test -count=1 -timeout 55m ./testbed/scenarios/
+	TESTBED_FULL=1 OTELCOL_READY_BIN=$(BIN) OTELCOL_READY_SIDECAR_BIN=$(SIDECAR_BIN) DEMOAPP_BIN=$(DEMOAPP) FAULTZOO_BIN=$(FAULTZOO) SDKCLIENT_BIN=$(SDKCLIENT) $(GO) test -count=1 -timeout 55m ./testbed/scenarios/
 	$(GO) run ./testbed/cmd/report -mode full

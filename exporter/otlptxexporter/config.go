@@ -51,7 +51,7 @@ type Config struct {
 	// Batch controls how signals are grouped into envelopes.
 	Batch BatchConfig `mapstructure:"batch"`
 
-	// Queue holds closed batches until they are delivered.
+	// Queue holds pipeline requests, then the batches formed from them, until delivered.
 	Queue QueueConfig `mapstructure:"sending_queue"`
 
 	// Retry controls re-sending of batches that failed with a retryable error.
@@ -61,31 +61,51 @@ type Config struct {
 	_ struct{}
 }
 
-// BatchConfig controls the batcher shared by the three signals.
+// BatchConfig bounds the batches a sender forms from the queue. A sender takes whatever
+// requests are queued when it is free, up to these limits: nothing waits for a batch to
+// fill, neither the pipeline call nor the sender.
 type BatchConfig struct {
-	// MaxItems closes a batch once it holds this many spans + data points + log records.
-	// A single incoming request larger than this forms its own batch (never split).
+	// MaxItems: a batch takes no further request once it holds this many spans + data
+	// points + log records. A single request larger than this forms its own batch (never
+	// split).
 	MaxItems int `mapstructure:"max_items"`
-	// MaxBytes closes a batch once its uncompressed OTLP payloads reach this size. Keep it
-	// well under the receiver's max_request_body_size.
+	// MaxBytes: a batch takes no further request once its uncompressed OTLP payloads would
+	// exceed this size. Keep it well under the receiver's max_request_body_size.
 	MaxBytes int `mapstructure:"max_bytes"`
-	// FlushInterval closes a non-empty batch this long after its first item arrived. A
-	// pipeline call returns only once its batch is queued (and persisted), so this is
-	// also the longest time a caller waits for batching.
-	FlushInterval time.Duration `mapstructure:"flush_interval"`
+	// FlushTimeout: a sender forms a batch smaller than the limits once the oldest queued
+	// request has waited this long (0: at once). Only the sender waits: a pipeline call
+	// returns once its request is in the queue.
+	FlushTimeout time.Duration `mapstructure:"flush_timeout"`
 }
 
 // QueueConfig configures the sending queue.
 type QueueConfig struct {
-	// QueueSize is the number of closed batches the queue holds; when full, new data
-	// is refused with an error naming the queue (back-pressure to the pipeline).
+	// QueueSize is the number of pipeline requests the queue holds (queued, or in a batch
+	// not yet delivered). When it is full, WhenFull decides per signal.
 	QueueSize int `mapstructure:"queue_size"`
 	// NumConsumers is the number of batches sent concurrently.
 	NumConsumers int `mapstructure:"num_consumers"`
-	// Storage is the ID of a storage extension (for example file_storage). When set,
-	// batches are persisted before the pipeline is acknowledged and survive restarts.
+	// Storage is the ID of a storage extension (for example file_storage). When set, each
+	// pipeline request is written to it before the call returns, and batches are written
+	// with their sequence number before their first attempt: both survive restarts.
 	Storage *component.ID `mapstructure:"storage"`
+	// WhenFull is the policy per signal when the queue is full.
+	WhenFull WhenFullConfig `mapstructure:"when_full"`
 }
+
+// WhenFullConfig selects, per signal, what a full queue does with new data: refuse it
+// with a retryable error (the caller keeps it and retries), or, for metrics only, drop
+// the oldest queued metrics request to make room (the newest values matter most).
+type WhenFullConfig struct {
+	Traces  string `mapstructure:"traces"`
+	Metrics string `mapstructure:"metrics"`
+	Logs    string `mapstructure:"logs"`
+}
+
+const (
+	policyRefuse     = "refuse"
+	policyDropOldest = "drop_oldest"
+)
 
 var _ component.Config = (*Config)(nil)
 
@@ -105,13 +125,14 @@ func createDefaultConfig() component.Config {
 		FormatVersion:    int(otlptx.FormatVersion2),
 		V2RetryInterval:  10 * time.Minute,
 		Batch: BatchConfig{
-			MaxItems:      8192,
-			MaxBytes:      1 << 20,
-			FlushInterval: 200 * time.Millisecond,
+			MaxItems:     8192,
+			MaxBytes:     1 << 20,
+			FlushTimeout: 200 * time.Millisecond,
 		},
 		Queue: QueueConfig{
-			QueueSize:    200,
+			QueueSize:    1000,
 			NumConsumers: 4,
+			WhenFull:     WhenFullConfig{Traces: policyRefuse, Metrics: policyRefuse, Logs: policyRefuse},
 		},
 		Retry: configretry.BackOffConfig{
 			Enabled:             true,
@@ -161,11 +182,31 @@ func (cfg *Config) Validate() error {
 	if cfg.Batch.MaxBytes <= 0 {
 		errs = append(errs, errors.New("batch.max_bytes must be positive (default 1048576)"))
 	}
-	if cfg.Batch.FlushInterval <= 0 {
-		errs = append(errs, errors.New("batch.flush_interval must be positive (default 200ms)"))
+	if cfg.Batch.FlushTimeout < 0 {
+		errs = append(errs, errors.New("batch.flush_timeout must not be negative (default 200ms; 0 sends at once)"))
 	}
 	if cfg.Queue.QueueSize <= 0 {
-		errs = append(errs, errors.New("sending_queue.queue_size must be positive (default 200)"))
+		errs = append(errs, errors.New("sending_queue.queue_size must be positive (default 1000)"))
+	}
+	for _, p := range []struct {
+		field, value string
+		dropAllowed  bool
+	}{
+		{"traces", cfg.Queue.WhenFull.Traces, false},
+		{"metrics", cfg.Queue.WhenFull.Metrics, true},
+		{"logs", cfg.Queue.WhenFull.Logs, false},
+	} {
+		switch {
+		case p.value == policyRefuse, p.value == policyDropOldest && p.dropAllowed:
+		case p.value == policyDropOldest:
+			errs = append(errs, fmt.Errorf("sending_queue.when_full.%s: %q is allowed for metrics only; use %q", p.field, p.value, policyRefuse))
+		default:
+			allowed := fmt.Sprintf("%q", policyRefuse)
+			if p.dropAllowed {
+				allowed += fmt.Sprintf(" or %q", policyDropOldest)
+			}
+			errs = append(errs, fmt.Errorf("sending_queue.when_full.%s %q: use %s", p.field, p.value, allowed))
+		}
 	}
 	if cfg.Queue.NumConsumers <= 0 {
 		errs = append(errs, errors.New("sending_queue.num_consumers must be positive (default 4)"))

@@ -43,7 +43,10 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, 5*time.Second, full.ClientConfig.Timeout)
 	assert.Equal(t, 1000, full.Batch.MaxItems)
 	assert.Equal(t, 1<<20, full.Batch.MaxBytes)
-	assert.Equal(t, 100*time.Millisecond, full.Batch.FlushInterval)
+	assert.Equal(t, 50*time.Millisecond, full.Batch.FlushTimeout)
+	assert.Equal(t, 200*time.Millisecond, def.Batch.FlushTimeout)
+	assert.Equal(t, policyDropOldest, full.Queue.WhenFull.Metrics)
+	assert.Equal(t, policyRefuse, full.Queue.WhenFull.Traces)
 	assert.Equal(t, 50, full.Queue.QueueSize)
 	assert.Equal(t, 2, full.Queue.NumConsumers)
 	assert.Equal(t, component.MustNewID("file_storage"), *full.Queue.Storage)
@@ -67,8 +70,10 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"v2_retry_interval", func(c *Config) { c.V2RetryInterval = 0 }, "v2_retry_interval"},
 		{"max_items", func(c *Config) { c.Batch.MaxItems = 0 }, "batch.max_items"},
 		{"max_bytes", func(c *Config) { c.Batch.MaxBytes = -1 }, "batch.max_bytes"},
-		{"flush_interval", func(c *Config) { c.Batch.FlushInterval = 0 }, "batch.flush_interval"},
+		{"when_full traces", func(c *Config) { c.Queue.WhenFull.Traces = policyDropOldest }, "sending_queue.when_full.traces"},
+		{"when_full metrics", func(c *Config) { c.Queue.WhenFull.Metrics = "newest" }, "sending_queue.when_full.metrics"},
 		{"queue_size", func(c *Config) { c.Queue.QueueSize = 0 }, "sending_queue.queue_size"},
+		{"flush_timeout", func(c *Config) { c.Batch.FlushTimeout = -1 }, "batch.flush_timeout"},
 		{"num_consumers", func(c *Config) { c.Queue.NumConsumers = 0 }, "sending_queue.num_consumers"},
 		{"initial_interval", func(c *Config) { c.Retry.InitialInterval = 0 }, "retry_on_failure.initial_interval"},
 		{"sender_id", func(c *Config) { c.SenderID = string(make([]byte, 300)) }, "sender_id"},

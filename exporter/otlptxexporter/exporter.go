@@ -20,25 +20,23 @@ import (
 
 type signal int
 
+func (s signal) String() string {
+	switch s {
+	case signalTraces:
+		return "traces"
+	case signalMetrics:
+		return "metrics"
+	default:
+		return "logs"
+	}
+}
+
 const (
 	signalTraces signal = iota
 	signalMetrics
 	signalLogs
 	signalCount
 )
-
-// openBatch collects payloads until it is closed. Everyone who added data waits on
-// closed and reads err: nil means the batch is queued (and persisted when a storage
-// extension is configured).
-type openBatch struct {
-	payloads [signalCount][]byte
-	counts   [signalCount]uint64
-	bytes    int
-	items    int
-	timer    *time.Timer
-	closed   chan struct{}
-	err      error
-}
 
 // otlptxExporter is the one instance behind the traces, metrics and logs exporters
 // created from the same configuration.
@@ -48,12 +46,13 @@ type otlptxExporter struct {
 	settings component.TelemetrySettings
 	logger   *zap.Logger
 
-	codec  *otlptx.Codec
-	queue  batchQueue
-	sender *sender
+	codec     *otlptx.Codec
+	queue     *queue
+	sender    *sender
+	telemetry *exporterTelemetry
 
 	mu      sync.Mutex
-	current *openBatch
+	started bool
 	stopped bool
 
 	stop    chan struct{}
@@ -67,48 +66,82 @@ func newExporter(cfg *Config, id component.ID, settings component.TelemetrySetti
 	return &otlptxExporter{cfg: cfg, id: id, settings: settings, logger: settings.Logger}
 }
 
+// Start and Shutdown make the instance a component.Component for the shared map.
+func (e *otlptxExporter) Start(ctx context.Context, host component.Host) error {
+	return e.start(ctx, host)
+}
+
+// Shutdown is safe without Start and when called twice.
+func (e *otlptxExporter) Shutdown(ctx context.Context) error { return e.shutdown(ctx) }
+
 func (e *otlptxExporter) start(ctx context.Context, host component.Host) error {
-	codec, err := otlptx.NewCodec(0)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started || e.stopped {
+		return nil
+	}
+	tel, err := newExporterTelemetry(e.settings)
 	if err != nil {
 		return err
 	}
-	e.codec = codec
+	codec, err := otlptx.NewCodec(0)
+	if err != nil {
+		tel.shutdown()
+		return err
+	}
+	fail := func(err error) error {
+		codec.Close()
+		tel.shutdown()
+		return err
+	}
+	var dropOld [signalCount]bool
+	dropOld[signalMetrics] = e.cfg.Queue.WhenFull.Metrics == policyDropOldest
+	q := newQueue(queueSettings{
+		capacity: e.cfg.Queue.QueueSize,
+		dropOld:  dropOld,
+		maxItems: e.cfg.Batch.MaxItems,
+		maxBytes: e.cfg.Batch.MaxBytes,
+		// A sender waits (the pipeline calls do not) so that light traffic still makes
+		// envelopes of useful size: fewer requests, and fewer dedup entries at the gateway.
+		flushTimeout: e.cfg.Batch.FlushTimeout,
+		encode:       e.encodeBatch,
+		onDropped: func(sig signal, items int, reason string) {
+			tel.dropped(sig, int64(items), reason)
+			e.logger.Warn("otlptx queued data dropped", zap.String("signal", sig.String()),
+				zap.Int("items", items), zap.String("reason", reason))
+		},
+	})
 	if e.cfg.Queue.Storage != nil {
 		client, err := storageClient(ctx, host, *e.cfg.Queue.Storage, e.id)
 		if err != nil {
-			codec.Close()
-			return err
+			return fail(err)
 		}
-		q, err := newPersistentQueue(ctx, client, e.cfg.SenderID, e.cfg.Queue.QueueSize)
-		if err != nil {
+		if err := q.openStorage(ctx, client, e.cfg.SenderID); err != nil {
 			_ = client.Close(ctx)
-			codec.Close()
-			return err
+			return fail(err)
 		}
-		if n := q.pending(); n > 0 {
-			e.logger.Info("otlptx exporter re-sends batches stored by a previous run",
-				zap.Int("batches", n), zap.String("sender_id", q.senderID()))
-		}
-		e.queue = q
 	} else {
 		senderID := e.cfg.SenderID
 		if senderID == "" {
 			if senderID, err = newSenderID(); err != nil {
-				codec.Close()
-				return err
+				return fail(err)
 			}
 		}
-		e.queue = newMemoryQueue(senderID, e.cfg.Queue.QueueSize)
+		q.openMemory(senderID)
 	}
 	endpoints, err := newEndpoints(ctx, e.cfg, host, e.settings)
 	if err == nil && len(endpoints) == 0 {
 		err = errors.New("no endpoint configured")
 	}
 	if err != nil {
-		_ = e.queue.close(ctx)
-		codec.Close()
-		return err
+		_ = q.close(ctx)
+		return fail(err)
 	}
+	if err := tel.registerQueue(q, e.cfg.Queue.QueueSize); err != nil {
+		_ = q.close(ctx)
+		return fail(err)
+	}
+	e.codec, e.queue, e.telemetry = codec, q, tel
 	e.sender = &sender{
 		logger:      e.logger,
 		endpoints:   endpoints,
@@ -116,16 +149,35 @@ func (e *otlptxExporter) start(ctx context.Context, host component.Host) error {
 		failover:    e.cfg.Balancing == balancingFailover,
 		retry:       e.cfg.Retry,
 		compression: e.cfg.compression(),
-		senderID:    e.queue.senderID(),
+		senderID:    q.senderID(),
 		codec:       codec,
 		v2Retry:     e.cfg.V2RetryInterval,
+		onRetry:     tel.retried,
 	}
 	e.stop = make(chan struct{})
 	e.sendCtx, e.cancelSend = context.WithCancel(context.WithoutCancel(ctx))
+	if q.client != nil {
+		// What a previous run stored is read in the background: Start does not depend on
+		// its size, and senders pick the stored batches up as they are found.
+		e.workers.Add(1)
+		go func() {
+			defer e.workers.Done()
+			batches, records, err := q.load(e.sendCtx, e.stop)
+			switch {
+			case errors.Is(err, errStopped):
+			case err != nil:
+				e.logger.Error("otlptx exporter could not read all data stored by a previous run; it stays stored", zap.Error(err))
+			case batches+records > 0:
+				e.logger.Info("otlptx exporter re-sends data stored by a previous run",
+					zap.Int("batches", batches), zap.Int("requests", records), zap.String("sender_id", q.senderID()))
+			}
+		}()
+	}
 	for range e.cfg.Queue.NumConsumers {
 		e.workers.Add(1)
 		go e.sendLoop()
 	}
+	e.started = true
 	return nil
 }
 
@@ -148,7 +200,7 @@ func storageClient(ctx context.Context, host component.Host, storageID, ownID co
 func (e *otlptxExporter) sendLoop() {
 	defer e.workers.Done()
 	for {
-		b, ok := e.queue.take(e.stop)
+		b, ok := e.queue.next(e.sendCtx, e.stop)
 		if !ok {
 			return
 		}
@@ -158,18 +210,21 @@ func (e *otlptxExporter) sendLoop() {
 		}
 		switch {
 		case err == nil:
+			e.telemetry.delivered(b)
 		case errors.Is(err, errStopped) || errors.Is(err, context.Canceled):
 			// Shutting down: a stored batch stays in storage and is re-sent (with the
 			// same sequence) by the next run.
-			if _, persistent := e.queue.(*persistentQueue); !persistent {
+			if e.queue.client == nil {
 				e.logger.Error("otlptx batch lost at shutdown (in-memory queue)",
-					zap.Uint64("sequence", b.sequence), zap.Uint64("items", b.items))
+					zap.Uint64("sequence", b.sequence), zap.Uint64("items", b.items()))
+				e.telemetry.droppedBatch(b, "shutdown")
 			}
 			return
 		default:
 			e.logger.Error("otlptx batch dropped",
-				zap.Uint64("sequence", b.sequence), zap.Uint64("items", b.items),
+				zap.Uint64("sequence", b.sequence), zap.Uint64("items", b.items()),
 				zap.Bool("permanent", consumererror.IsPermanent(err)), zap.Error(err))
+			e.telemetry.failed(b)
 		}
 		if err := e.queue.done(e.sendCtx, b); err != nil {
 			e.logger.Error("otlptx queue bookkeeping failed; the batch may be sent again after a restart",
@@ -178,56 +233,51 @@ func (e *otlptxExporter) sendLoop() {
 	}
 }
 
+// shutdown is safe without start and when called more than once.
 func (e *otlptxExporter) shutdown(ctx context.Context) error {
 	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return nil
+	}
 	e.stopped = true
-	b := e.current
-	e.current = nil
-	if b != nil && b.timer != nil {
-		b.timer.Stop()
-	}
+	started := e.started
 	e.mu.Unlock()
-	var errs []error
-	if b != nil {
-		// Data already acknowledged to nobody yet: queue it so its callers get an answer.
-		e.closeBatch(ctx, b)
+	if !started {
+		return nil
 	}
-	if e.stop != nil {
-		e.drainMemoryQueue(ctx)
-		close(e.stop)
-		e.cancelSend()
-		e.workers.Wait()
-	}
-	if e.queue != nil {
-		if n := e.queue.pending(); n > 0 {
-			if _, persistent := e.queue.(*persistentQueue); persistent {
-				e.logger.Info("otlptx batches kept in storage for the next run", zap.Int("batches", n))
-			} else {
-				e.logger.Error("otlptx batches lost at shutdown (in-memory queue; configure sending_queue.storage to keep them)", zap.Int("batches", n))
-			}
+	e.queue.markClosed()
+	e.drainMemoryQueue(ctx)
+	close(e.stop)
+	e.cancelSend()
+	e.workers.Wait()
+	if n := e.queue.heldCount(); n > 0 {
+		if e.queue.client != nil {
+			e.logger.Info("otlptx requests kept in storage for the next run", zap.Int("requests", n))
+		} else {
+			e.logger.Error("otlptx requests lost at shutdown (in-memory queue; configure sending_queue.storage to keep them)", zap.Int("requests", n))
 		}
-		errs = append(errs, e.queue.close(ctx))
 	}
-	if e.codec != nil {
-		e.codec.Close()
-	}
-	return errors.Join(errs...)
+	err := e.queue.close(ctx)
+	e.codec.Close()
+	e.telemetry.shutdown()
+	return err
 }
 
 // memoryDrainTimeout bounds how long shutdown waits for an in-memory queue to empty.
 const memoryDrainTimeout = 5 * time.Second
 
-// drainMemoryQueue gives the senders a bounded chance to deliver in-memory batches before
-// they are lost; a persistent queue keeps them for the next run instead.
+// drainMemoryQueue gives the senders a bounded chance to deliver in-memory data before
+// it is lost; a persistent queue keeps it for the next run instead.
 func (e *otlptxExporter) drainMemoryQueue(ctx context.Context) {
-	if _, persistent := e.queue.(*persistentQueue); persistent {
+	if e.queue.client != nil {
 		return
 	}
 	deadline := time.NewTimer(memoryDrainTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for e.queue.pending() > 0 {
+	for e.queue.heldCount() > 0 {
 		select {
 		case <-tick.C:
 		case <-deadline.C:
@@ -271,103 +321,50 @@ func (e *otlptxExporter) consumeLogs(ctx context.Context, ld plog.Logs) error {
 	return e.add(ctx, signalLogs, payload, ld.LogRecordCount())
 }
 
-// add appends one serialized request to the open batch and waits until that batch is
-// queued. Serialized OTLP requests concatenate into a valid request, so batching is an
-// append. Returning only after queueing (and persisting) is what keeps data that the
-// pipeline considers delivered out of volatile memory.
+// add queues one serialized request: one storage write, then the call returns. Batches
+// are formed from the queue by the senders (serialized OTLP requests concatenate into a
+// valid request, so batching is an append).
 func (e *otlptxExporter) add(ctx context.Context, sig signal, payload []byte, items int) error {
 	e.mu.Lock()
-	if e.stopped {
-		e.mu.Unlock()
-		return errors.New("otlptx exporter is shut down")
-	}
-	var full *openBatch
-	if e.current != nil && e.current.bytes+len(payload) > e.cfg.Batch.MaxBytes {
-		full = e.detachLocked()
-	}
-	b := e.current
-	if b == nil {
-		b = &openBatch{closed: make(chan struct{})}
-		e.current = b
-		b.timer = time.AfterFunc(e.cfg.Batch.FlushInterval, func() { e.flushIfCurrent(b) })
-	}
-	b.payloads[sig] = append(b.payloads[sig], payload...)
-	b.counts[sig] += uint64(items)
-	b.bytes += len(payload)
-	b.items += items
-	var ready *openBatch
-	if b.items >= e.cfg.Batch.MaxItems || b.bytes >= e.cfg.Batch.MaxBytes {
-		ready = e.detachLocked()
-	}
+	q, tel := e.queue, e.telemetry
 	e.mu.Unlock()
-
-	if full != nil {
-		e.closeBatch(ctx, full)
+	if q == nil {
+		return errors.New("otlptx exporter is not started")
 	}
-	if ready != nil {
-		e.closeBatch(ctx, ready)
-	}
-	select {
-	case <-b.closed:
-		return b.err
-	case <-ctx.Done():
-		// The data stays in the batch and will still be queued; the caller may retry and
-		// create a duplicate with a new sequence.
-		return fmt.Errorf("waiting for the otlptx batch to be queued: %w", ctx.Err())
-	}
-}
-
-func (e *otlptxExporter) detachLocked() *openBatch {
-	b := e.current
-	e.current = nil
-	if b != nil && b.timer != nil {
-		b.timer.Stop()
-	}
-	return b
-}
-
-func (e *otlptxExporter) flushIfCurrent(b *openBatch) {
-	e.mu.Lock()
-	if e.current != b {
-		e.mu.Unlock()
-		return
-	}
-	e.current = nil
-	e.mu.Unlock()
-	e.closeBatch(context.Background(), b)
-}
-
-// closeBatch encodes the batch with its sequence number, queues it and wakes its callers.
-func (e *otlptxExporter) closeBatch(ctx context.Context, b *openBatch) {
-	defer close(b.closed)
-	items := uint64(b.items)
-	b.err = e.queue.put(context.WithoutCancel(ctx), items, func(seq uint64) ([]byte, error) {
-		env := &otlptx.Envelope{
-			Header: otlptx.Header{
-				FormatVersion:   otlptx.FormatVersion,
-				SenderID:        e.queue.senderID(),
-				Sequence:        seq,
-				CreatedUnixNano: uint64(time.Now().UnixNano()),
-				SpanCount:       b.counts[signalTraces],
-				DataPointCount:  b.counts[signalMetrics],
-				LogRecordCount:  b.counts[signalLogs],
-			},
-			Traces:  b.payloads[signalTraces],
-			Metrics: b.payloads[signalMetrics],
-			Logs:    b.payloads[signalLogs],
+	if err := q.put(ctx, sig, payload, items); err != nil {
+		if errors.Is(err, errQueueFull) {
+			tel.refused(sig, int64(items))
 		}
-		if e.cfg.FormatVersion == int(otlptx.FormatVersion2) {
-			// The batch is collected as OTLP requests (appending is how batches grow);
-			// it is converted to the columnar format once, when it is closed.
-			v2, err := env.ToV2()
-			if err != nil {
-				return nil, fmt.Errorf("convert batch to OTLP-TX v2: %w", err)
-			}
-			env = v2
-		}
-		return e.codec.Encode(env, e.cfg.compression())
-	})
-	if b.err != nil {
-		e.logger.Warn("otlptx batch refused", zap.Uint64("items", items), zap.Error(b.err))
+		return err
 	}
+	tel.queued(sig, int64(items))
+	return nil
+}
+
+// encodeBatch builds the envelope of a batch formed from the queue.
+func (e *otlptxExporter) encodeBatch(seq uint64, payloads [signalCount][]byte, counts [signalCount]uint64) ([]byte, error) {
+	env := &otlptx.Envelope{
+		Header: otlptx.Header{
+			FormatVersion:   otlptx.FormatVersion,
+			SenderID:        e.queue.senderID(),
+			Sequence:        seq,
+			CreatedUnixNano: uint64(time.Now().UnixNano()),
+			SpanCount:       counts[signalTraces],
+			DataPointCount:  counts[signalMetrics],
+			LogRecordCount:  counts[signalLogs],
+		},
+		Traces:  payloads[signalTraces],
+		Metrics: payloads[signalMetrics],
+		Logs:    payloads[signalLogs],
+	}
+	if e.cfg.FormatVersion == int(otlptx.FormatVersion2) {
+		// Requests are queued as OTLP (one write per call); a batch is converted to the
+		// columnar format once, when it is formed.
+		v2, err := env.ToV2()
+		if err != nil {
+			return nil, fmt.Errorf("convert batch to OTLP-TX v2: %w", err)
+		}
+		env = v2
+	}
+	return e.codec.Encode(env, e.cfg.compression())
 }

@@ -11,6 +11,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/otelcol-ready/otelcol-ready/exporter/otlptxexporter/internal/metadatatest"
 
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx/otlptxtest"
@@ -40,40 +47,66 @@ func sendMixed(t *testing.T, p *pipelines, rounds int, seed uint64) int {
 	return items
 }
 
-func TestExportSharesEnvelopesAcrossSignals(t *testing.T) {
+// TestCallsReturnBeforeDelivery is the fast acknowledgement: while the gateway holds the
+// first request, every pipeline call still returns (its data is queued), and the queued
+// requests of all three signals travel together in the next envelope.
+func TestCallsReturnBeforeDelivery(t *testing.T) {
 	gw := startGateway(t, "")
 	px := startProxy(t, gw.endpoint)
+	release := make(chan struct{})
+	holdFirst := func(n int) int {
+		if n == 0 {
+			<-release
+		}
+		return 0
+	}
+	px.before.Store(&holdFirst)
 	cfg := testConfig(px.server.URL)
-	cfg.Batch.FlushInterval = time.Second // only size triggers flushes here
-	cfg.Batch.MaxItems = 90
+	cfg.Queue.NumConsumers = 1
 	p := startPipelines(t, cfg, nil)
-	sent := sendMixed(t, p, 3, 1)
+	sent := sendMixed(t, p, 3, 1) // returns although the gateway has answered nothing
+	close(release)
+	require.Eventually(t, func() bool { return gw.items() == sent }, 10*time.Second, 10*time.Millisecond)
 	p.shutdown(t)
 
-	assert.Equal(t, sent, gw.items())
 	assert.Equal(t, 30, gw.traces.SpanCount())
 	assert.Equal(t, 36, gw.metrics.DataPointCount())
 	assert.Equal(t, 24, gw.logs.LogRecordCount())
 	recs := px.records()
-	require.Len(t, recs, 1, "three signals x three rounds fit one envelope of 90 items")
-	h := recs[0].header
-	assert.Equal(t, uint64(30), h.SpanCount)
-	assert.Equal(t, uint64(36), h.DataPointCount)
-	assert.Equal(t, uint64(24), h.LogRecordCount)
-	assert.Equal(t, uint64(1), h.Sequence)
+	require.Len(t, recs, 2, "the first request alone, then everything queued meanwhile in one envelope")
+	h := recs[1].header
+	signals := 0
+	for _, n := range []uint64{h.SpanCount, h.DataPointCount, h.LogRecordCount} {
+		if n > 0 {
+			signals++
+		}
+	}
+	assert.Equal(t, 3, signals, "one envelope carries all three signals: %+v", h)
+	assert.Equal(t, uint64(1), recs[0].header.Sequence)
+	assert.Equal(t, uint64(2), h.Sequence)
 	assert.NotEmpty(t, h.SenderID)
 }
 
-func TestFlushOnIntervalAndBytes(t *testing.T) {
+func TestBatchLimitsSplitTheQueue(t *testing.T) {
 	gw := startGateway(t, "")
 	px := startProxy(t, gw.endpoint)
+	release := make(chan struct{})
+	holdFirst := func(n int) int {
+		if n == 0 {
+			<-release
+		}
+		return 0
+	}
+	px.before.Store(&holdFirst)
 	cfg := testConfig(px.server.URL)
-	cfg.Batch.MaxBytes = 2000 // each consume is larger: one envelope per call
+	cfg.Queue.NumConsumers = 1
+	cfg.Batch.MaxBytes = 2000 // each request is larger: one request per envelope
 	p := startPipelines(t, cfg, nil)
 	sent := sendMixed(t, p, 2, 10)
+	close(release)
+	require.Eventually(t, func() bool { return gw.items() == sent }, 10*time.Second, 10*time.Millisecond)
 	p.shutdown(t)
-	assert.Equal(t, sent, gw.items())
-	assert.GreaterOrEqual(t, len(px.records()), 6)
+	assert.Len(t, px.records(), 6)
 	seen := map[uint64]bool{}
 	for _, r := range px.records() {
 		assert.False(t, seen[r.header.Sequence], "sequence reused: %s", describe(r))
@@ -92,7 +125,8 @@ func TestRetriesUntilGatewayAccepts(t *testing.T) {
 	}
 	px.before.Store(&failFirst)
 	p := startPipelines(t, testConfig(px.server.URL), nil)
-	sent := sendMixed(t, p, 1, 20)
+	require.NoError(t, p.logs.ConsumeLogs(context.Background(), otlptxtest.NewGenerator(20).Logs(8)))
+	sent := 8
 	require.Eventually(t, func() bool { return gw.items() == sent }, 10*time.Second, 10*time.Millisecond)
 	p.shutdown(t)
 	recs := px.records()
@@ -160,7 +194,7 @@ func TestFailoverToSecondEndpoint(t *testing.T) {
 func TestLoadIsSpreadAcrossEndpoints(t *testing.T) {
 	gwA, gwB := startGateway(t, ""), startGateway(t, "")
 	cfg := testConfig(gwA.endpoint, gwB.endpoint)
-	cfg.Batch.MaxItems = 10 // one envelope per consume call
+	cfg.Batch.MaxItems = 1 // one envelope per consume call
 	p := startPipelines(t, cfg, nil)
 	sent := sendMixed(t, p, 4, 50)
 	p.shutdown(t)
@@ -181,13 +215,23 @@ func TestFullQueueIsReported(t *testing.T) {
 	cfg.Queue.NumConsumers = 1
 	cfg.Batch.MaxItems = 1
 	cfg.Retry.Enabled = false
-	p := startPipelines(t, cfg, nil)
+	tt := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
+	p := startPipelinesWith(t, cfg, nil, metadatatest.NewSettings(tt))
 	gen := otlptxtest.NewGenerator(1)
 	require.NoError(t, p.logs.ConsumeLogs(context.Background(), gen.Logs(1)))
-	err := p.logs.ConsumeLogs(context.Background(), gen.Logs(1))
+	err := p.logs.ConsumeLogs(context.Background(), gen.Logs(2))
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, errQueueFull), err)
+	assert.False(t, consumererror.IsPermanent(err), "a full queue is retryable: the caller keeps the data")
 	assert.Contains(t, err.Error(), "sending queue is full")
+	metadatatest.AssertEqualOtlptxExporterItemsRefused(t, tt,
+		[]metricdata.DataPoint[int64]{{Value: 2, Attributes: attribute.NewSet(attribute.String("signal", "logs"))}},
+		metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualOtlptxExporterQueueCapacity(t, tt,
+		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualOtlptxExporterQueueSize(t, tt,
+		[]metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 	close(release)
 	p.shutdown(t)
 }
@@ -196,7 +240,7 @@ func TestFailoverBalancingKeepsThePrimary(t *testing.T) {
 	primary, secondary := startGateway(t, ""), startGateway(t, "")
 	cfg := testConfig(primary.endpoint, secondary.endpoint)
 	cfg.Balancing = balancingFailover
-	cfg.Batch.MaxItems = 10
+	cfg.Batch.MaxItems = 1
 	p := startPipelines(t, cfg, nil)
 	sent := sendMixed(t, p, 3, 100)
 	require.Eventually(t, func() bool { return primary.items() == sent }, 10*time.Second, 10*time.Millisecond)
@@ -216,6 +260,7 @@ func TestFallsBackToV1WhileGatewayRefusesV2(t *testing.T) {
 	px := startProxy(t, gw.endpoint)
 	px.refuseV2.Store(true)
 	cfg := testConfig(px.server.URL)
+	cfg.Queue.NumConsumers = 1 // one request at a time: the 415 is followed by the v1 re-send
 	cfg.V2RetryInterval = 300 * time.Millisecond
 	p := startPipelines(t, cfg, nil)
 	sent := sendMixed(t, p, 2, 1)
@@ -258,4 +303,36 @@ func TestFormatVersion1(t *testing.T) {
 		assert.Equal(t, otlptx.ContentType(otlptx.CompressionSnappy), r.contentType)
 		assert.Equal(t, otlptx.FormatVersion, r.header.FormatVersion)
 	}
+}
+
+// TestFlushTimeoutGroupsLightTraffic: with flush_timeout, requests arriving within it
+// travel in one envelope, while every pipeline call still returns at once.
+func TestFlushTimeoutGroupsLightTraffic(t *testing.T) {
+	gw := startGateway(t, "")
+	px := startProxy(t, gw.endpoint)
+	cfg := testConfig(px.server.URL)
+	cfg.Batch.FlushTimeout = time.Hour // only reaching max_items forms a batch here
+	cfg.Batch.MaxItems = 90
+	p := startPipelines(t, cfg, nil)
+	sent := sendMixed(t, p, 3, 1) // 90 items: returns before any batch is formed
+	require.Eventually(t, func() bool { return gw.items() == sent }, 10*time.Second, 10*time.Millisecond)
+	p.shutdown(t)
+	recs := px.records()
+	require.Len(t, recs, 1, "nine requests of three signals, one envelope")
+	h := recs[0].header
+	assert.Equal(t, uint64(30), h.SpanCount)
+	assert.Equal(t, uint64(36), h.DataPointCount)
+	assert.Equal(t, uint64(24), h.LogRecordCount)
+}
+
+// TestShutdownDoesNotWaitForFlushTimeout: an in-memory queue drains at shutdown without
+// waiting for flush_timeout.
+func TestShutdownDoesNotWaitForFlushTimeout(t *testing.T) {
+	gw := startGateway(t, "")
+	cfg := testConfig(gw.endpoint)
+	cfg.Batch.FlushTimeout = time.Hour
+	p := startPipelines(t, cfg, nil)
+	sent := sendMixed(t, p, 1, 2)
+	p.shutdown(t)
+	assert.Equal(t, sent, gw.items(), "queued data delivered at shutdown")
 }

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/otelcol-ready/otelcol-ready/exporter/otlptxexporter/internal/metadata"
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
 	"github.com/otelcol-ready/otelcol-ready/receiver/otlptxreceiver"
 )
@@ -36,7 +37,7 @@ type gateway struct {
 	comps    []component.Component
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -46,7 +47,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startGateway starts the receiver on addr ("" picks a free port).
-func startGateway(t *testing.T, addr string, modify ...func(*otlptxreceiver.Config)) *gateway {
+func startGateway(t testing.TB, addr string, modify ...func(*otlptxreceiver.Config)) *gateway {
 	t.Helper()
 	if addr == "" {
 		addr = freeAddr(t)
@@ -196,10 +197,14 @@ type pipelines struct {
 
 var testExporterID = component.MustNewIDWithName("otlptx", "sidecar")
 
-func startPipelines(t *testing.T, cfg *Config, host component.Host) *pipelines {
+func startPipelines(t testing.TB, cfg *Config, host component.Host) *pipelines {
+	t.Helper()
+	return startPipelinesWith(t, cfg, host, exportertest.NewNopSettings(metadata.Type))
+}
+
+func startPipelinesWith(t testing.TB, cfg *Config, host component.Host, set exporter.Settings) *pipelines {
 	t.Helper()
 	factory := NewFactory()
-	set := exportertest.NewNopSettings(factory.Type())
 	set.ID = testExporterID // the persistent queue is keyed by component ID
 	p := &pipelines{}
 	var err error
@@ -218,7 +223,7 @@ func startPipelines(t *testing.T, cfg *Config, host component.Host) *pipelines {
 	return p
 }
 
-func (p *pipelines) shutdown(t *testing.T) {
+func (p *pipelines) shutdown(t testing.TB) {
 	t.Helper()
 	for _, c := range []component.Component{p.traces, p.metrics, p.logs} {
 		require.NoError(t, c.Shutdown(context.Background()))
@@ -229,7 +234,7 @@ func testConfig(endpoints ...string) *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.ClientConfig.Endpoint = endpoints[0]
 	cfg.Endpoints = endpoints[1:]
-	cfg.Batch.FlushInterval = 20 * 1e6 // 20ms
+	cfg.Batch.FlushTimeout = 0 // form batches at once: the tests control what is queued
 	cfg.Retry.InitialInterval = 10 * 1e6
 	cfg.Retry.MaxInterval = 50 * 1e6
 	cfg.EndpointCooldown = 200 * 1e6

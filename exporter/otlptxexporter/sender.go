@@ -89,6 +89,8 @@ type sender struct {
 	codec          *otlptx.Codec
 	v2Retry        time.Duration
 	loggedFallback atomic.Bool
+	// onRetry counts an attempt that failed retryably.
+	onRetry func()
 }
 
 // sendError carries the receiver's Retry-After hint with a retryable failure.
@@ -138,6 +140,9 @@ func (s *sender) deliver(ctx context.Context, stop <-chan struct{}, b *queuedBat
 				zap.Uint64("sequence", b.sequence), zap.String("endpoint", ep.url), zap.Error(err))
 		}
 		attempt++
+		if s.onRetry != nil {
+			s.onRetry()
+		}
 		if !s.retry.Enabled {
 			return fmt.Errorf("send otlptx batch %d (retries disabled): %w", b.sequence, lastErr)
 		}
@@ -259,6 +264,7 @@ func (s *sender) post(ctx context.Context, ep *endpoint, b *queuedBatch, body []
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		if parsed != nil {
+			b.rejected = [signalCount]uint64{parsed.Traces.Rejected, parsed.Metrics.Rejected, parsed.Logs.Rejected}
 			s.logRejections(b, parsed)
 		}
 		return false, nil

@@ -3,6 +3,7 @@ package otlptx // import "github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -36,8 +37,10 @@ func (c Compression) Validate() error {
 	return fmt.Errorf("unknown compression %q, use %q, %q, %q or %q", string(c), CompressionSnappy, CompressionS2, CompressionZstd, CompressionNone)
 }
 
-// Codec compresses and decompresses envelopes. It is safe for concurrent use; Close
-// releases the zstd encoder and decoder.
+// Codec compresses and decompresses envelopes. It is safe for concurrent use, and runs
+// up to GOMAXPROCS zstd encodes and as many decodes in parallel (EncodeAll and DecodeAll
+// take one of that many internal states each); snappy and s2 are stateless. Close releases
+// the zstd encoder and decoder.
 type Codec struct {
 	maxDecodedSize int
 	zstdEncoder    *zstd.Encoder
@@ -50,15 +53,16 @@ func NewCodec(maxDecodedSize int) (*Codec, error) {
 	if maxDecodedSize <= 0 {
 		maxDecodedSize = DefaultMaxDecodedSize
 	}
+	parallel := runtime.GOMAXPROCS(0)
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderConcurrency(parallel),
 		zstd.WithZeroFrames(true))
 	if err != nil {
 		return nil, fmt.Errorf("create zstd encoder: %w", err)
 	}
 	dec, err := zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderConcurrency(parallel),
 		zstd.WithDecoderMaxMemory(uint64(maxDecodedSize)),
 		zstd.WithDecoderMaxWindow(uint64(max(maxDecodedSize, zstd.MinWindowSize))))
 	if err != nil {

@@ -2,12 +2,12 @@ package otlptxreceiver // import "github.com/otelcol-ready/otelcol-ready/receive
 
 import (
 	"context"
-	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 
+	"github.com/otelcol-ready/otelcol-ready/internal/sharedcomponent"
 	"github.com/otelcol-ready/otelcol-ready/receiver/otlptxreceiver/internal/metadata"
 )
 
@@ -15,99 +15,56 @@ import (
 // factory from the same configuration share one instance and one HTTP server, which
 // forwards each signal to the pipeline that registered it.
 func NewFactory() receiver.Factory {
-	shared := &sharedReceivers{instances: map[*Config]*sharedReceiver{}}
+	f := &factory{shared: sharedcomponent.NewMap[*Config, *otlptxReceiver]()}
 	return receiver.NewFactory(
 		metadata.Type,
 		createDefaultConfig,
-		receiver.WithTraces(shared.createTraces, metadata.TracesStability),
-		receiver.WithMetrics(shared.createMetrics, metadata.MetricsStability),
-		receiver.WithLogs(shared.createLogs, metadata.LogsStability),
+		receiver.WithTraces(f.createTraces, metadata.TracesStability),
+		receiver.WithMetrics(f.createMetrics, metadata.MetricsStability),
+		receiver.WithLogs(f.createLogs, metadata.LogsStability),
 	)
 }
 
-type sharedReceivers struct {
-	mu        sync.Mutex
-	instances map[*Config]*sharedReceiver
+type factory struct {
+	shared *sharedcomponent.Map[*Config, *otlptxReceiver]
 }
 
-// sharedReceiver starts the server on the first Start and stops it on the last
-// Shutdown of the components sharing it.
-type sharedReceiver struct {
-	rcv     *otlptxReceiver
-	owner   *sharedReceivers
-	key     *Config
-	mu      sync.Mutex
-	users   int
-	started bool
+func (f *factory) get(set receiver.Settings, cfg *Config) (*sharedcomponent.Handle[*otlptxReceiver], error) {
+	return f.shared.LoadOrStore(cfg, func() (*otlptxReceiver, error) { return newReceiver(cfg, set), nil })
 }
 
-func (s *sharedReceivers) get(set receiver.Settings, cfg *Config) *sharedReceiver {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sr, found := s.instances[cfg]
-	if !found {
-		sr = &sharedReceiver{rcv: newReceiver(cfg, set), owner: s, key: cfg}
-		s.instances[cfg] = sr
+func (f *factory) createTraces(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Traces) (receiver.Traces, error) {
+	h, err := f.get(set, cfg.(*Config))
+	if err != nil {
+		return nil, err
 	}
-	sr.users++
-	return sr
+	r := h.Unwrap()
+	r.mu.Lock()
+	r.traces = next
+	r.mu.Unlock()
+	return h, nil
 }
 
-func (sr *sharedReceiver) Start(ctx context.Context, host component.Host) error {
-	sr.mu.Lock()
-	defer sr.mu.Unlock()
-	if sr.started {
-		return nil
+func (f *factory) createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
+	h, err := f.get(set, cfg.(*Config))
+	if err != nil {
+		return nil, err
 	}
-	if err := sr.rcv.start(ctx, host); err != nil {
-		return err
+	r := h.Unwrap()
+	r.mu.Lock()
+	r.metrics = next
+	r.mu.Unlock()
+	return h, nil
+}
+
+func (f *factory) createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
+	h, err := f.get(set, cfg.(*Config))
+	if err != nil {
+		return nil, err
 	}
-	sr.started = true
-	return nil
-}
-
-func (sr *sharedReceiver) Shutdown(ctx context.Context) error {
-	sr.mu.Lock()
-	defer sr.mu.Unlock()
-	sr.users--
-	if sr.users > 0 {
-		return nil
-	}
-	sr.owner.mu.Lock()
-	delete(sr.owner.instances, sr.key)
-	sr.owner.mu.Unlock()
-	if !sr.started {
-		return nil
-	}
-	sr.started = false
-	return sr.rcv.shutdown(ctx)
-}
-
-// signalReceiver is what one pipeline holds; lifecycle calls go to the shared instance.
-type signalReceiver struct {
-	*sharedReceiver
-}
-
-func (s *sharedReceivers) createTraces(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Traces) (receiver.Traces, error) {
-	sr := s.get(set, cfg.(*Config))
-	sr.rcv.mu.Lock()
-	sr.rcv.traces = next
-	sr.rcv.mu.Unlock()
-	return signalReceiver{sr}, nil
-}
-
-func (s *sharedReceivers) createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
-	sr := s.get(set, cfg.(*Config))
-	sr.rcv.mu.Lock()
-	sr.rcv.metrics = next
-	sr.rcv.mu.Unlock()
-	return signalReceiver{sr}, nil
-}
-
-func (s *sharedReceivers) createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
-	sr := s.get(set, cfg.(*Config))
-	sr.rcv.mu.Lock()
-	sr.rcv.logs = next
-	sr.rcv.mu.Unlock()
-	return signalReceiver{sr}, nil
+	r := h.Unwrap()
+	r.mu.Lock()
+	r.logs = next
+	r.mu.Unlock()
+	return h, nil
 }

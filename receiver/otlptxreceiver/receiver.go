@@ -20,9 +20,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
+	"github.com/otelcol-ready/otelcol-ready/receiver/otlptxreceiver/internal/metadata"
 )
 
 // telemetryFormat labels the receiver's standard telemetry.
@@ -41,6 +44,7 @@ type otlptxReceiver struct {
 	logs    consumer.Logs
 
 	obsrecv       *receiverhelper.ObsReport
+	telemetry     *metadata.TelemetryBuilder
 	codec         *otlptx.Codec
 	dedup         *dedupCache
 	storageClient storage.Client
@@ -48,10 +52,55 @@ type otlptxReceiver struct {
 	serverDone    sync.WaitGroup
 	// addr is the address the server listens on (useful with port 0).
 	addr net.Addr
+
+	// dedupReady is closed once the stored dedup state is loaded (at once without storage);
+	// requests wait for it. loadDone is closed when the loader goroutine ends.
+	dedupReady chan struct{}
+	loadDone   chan struct{}
+	cancelLoad context.CancelFunc
+
+	// Requests in progress: shutdown waits for them (within its context) before it closes
+	// storage. closing refuses new ones.
+	inflightMu sync.Mutex
+	closing    bool
+	inflight   sync.WaitGroup
+
+	lifeMu   sync.Mutex
+	started  bool
+	shutDown bool
 }
 
 func newReceiver(cfg *Config, set receiver.Settings) *otlptxReceiver {
 	return &otlptxReceiver{cfg: cfg, settings: set, logger: set.Logger}
+}
+
+// Start starts the HTTP server; stored dedup state is loaded in the background.
+func (r *otlptxReceiver) Start(ctx context.Context, host component.Host) error {
+	r.lifeMu.Lock()
+	defer r.lifeMu.Unlock()
+	if r.started || r.shutDown {
+		return nil
+	}
+	if err := r.start(ctx, host); err != nil {
+		return err
+	}
+	r.started = true
+	return nil
+}
+
+// Shutdown stops the server, waits (within ctx) for requests in progress, then closes
+// storage. It is safe without Start and when called twice.
+func (r *otlptxReceiver) Shutdown(ctx context.Context) error {
+	r.lifeMu.Lock()
+	defer r.lifeMu.Unlock()
+	if r.shutDown {
+		return nil
+	}
+	r.shutDown = true
+	if !r.started {
+		return nil
+	}
+	return r.shutdown(ctx)
 }
 
 func (r *otlptxReceiver) start(ctx context.Context, host component.Host) error {
@@ -64,18 +113,28 @@ func (r *otlptxReceiver) start(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("create receiver telemetry: %w", err)
 	}
 	r.obsrecv = obsrecv
+	tb, err := metadata.NewTelemetryBuilder(r.settings.TelemetrySettings)
+	if err != nil {
+		return fmt.Errorf("create otlptx receiver telemetry: %w", err)
+	}
+	r.telemetry = tb
 	codec, err := otlptx.NewCodec(r.cfg.MaxDecodedSize)
 	if err != nil {
+		tb.Shutdown()
 		return err
 	}
 	r.codec = codec
+	r.dedupReady = make(chan struct{})
+	r.loadDone = make(chan struct{})
+	var client storage.Client
 	if r.cfg.Dedup.Enabled {
 		r.dedup = newDedupCache(r.cfg.Dedup.MaxEntries, r.cfg.Dedup.Window)
 		if r.cfg.Dedup.Storage != nil {
-			if err := r.loadDedupState(ctx, host); err != nil {
-				r.codec.Close()
+			if client, err = r.dedupStorageClient(ctx, host); err != nil {
+				r.closeResources(ctx)
 				return err
 			}
+			r.storageClient = client
 		}
 	}
 	ln, err := r.cfg.ServerConfig.ToListener(ctx)
@@ -92,6 +151,32 @@ func (r *otlptxReceiver) start(ctx context.Context, host component.Host) error {
 		r.closeResources(ctx)
 		return fmt.Errorf("create HTTP server: %w", err)
 	}
+	if client != nil {
+		// The stored dedup state (up to max_entries slots) is read in the background;
+		// requests wait for it, so a re-sent batch is never forwarded before its record
+		// is known.
+		loadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		r.cancelLoad = cancel
+		go func() {
+			defer close(r.loadDone)
+			restored, err := r.dedup.load(loadCtx, client)
+			switch {
+			case errors.Is(err, errRingResized):
+				r.logger.Warn("otlptx dedup state discarded", zap.Error(err))
+			case err != nil && loadCtx.Err() != nil:
+				return // shutting down; requests are refused anyway
+			case err != nil:
+				// Duplicate suppression keeps working in memory; what was stored is not known.
+				r.logger.Error("otlptx dedup state could not be read; batches re-sent from before the restart may be forwarded again", zap.Error(err))
+			default:
+				r.logger.Info("otlptx dedup state restored", zap.Int("batches", restored))
+			}
+			close(r.dedupReady)
+		}()
+	} else {
+		close(r.dedupReady)
+		close(r.loadDone)
+	}
 	r.logger.Info("otlptx receiver listening", zap.String("endpoint", ln.Addr().String()), zap.String("path", otlptx.Path))
 	r.serverDone.Add(1)
 	go func() {
@@ -103,39 +188,34 @@ func (r *otlptxReceiver) start(ctx context.Context, host component.Host) error {
 	return nil
 }
 
-func (r *otlptxReceiver) loadDedupState(ctx context.Context, host component.Host) error {
+func (r *otlptxReceiver) dedupStorageClient(ctx context.Context, host component.Host) (storage.Client, error) {
 	id := *r.cfg.Dedup.Storage
 	ext, found := host.GetExtensions()[id]
 	if !found {
-		return fmt.Errorf("dedup.storage: extension %q not found; add it to service.extensions", id)
+		return nil, fmt.Errorf("dedup.storage: extension %q not found; add it to service.extensions", id)
 	}
 	storageExt, ok := ext.(storage.Extension)
 	if !ok {
-		return fmt.Errorf("dedup.storage: extension %q is not a storage extension", id)
+		return nil, fmt.Errorf("dedup.storage: extension %q is not a storage extension", id)
 	}
 	client, err := storageExt.GetClient(ctx, component.KindReceiver, r.settings.ID, "dedup")
 	if err != nil {
-		return fmt.Errorf("dedup.storage: get client from %q: %w", id, err)
+		return nil, fmt.Errorf("dedup.storage: get client from %q: %w", id, err)
 	}
-	restored, err := r.dedup.load(ctx, client)
-	if errors.Is(err, errRingResized) {
-		r.logger.Warn("otlptx dedup state discarded", zap.Error(err))
-		err = nil
-	}
-	if err != nil {
-		_ = client.Close(ctx)
-		return err
-	}
-	r.storageClient = client
-	r.logger.Info("otlptx dedup state restored", zap.Int("batches", restored))
-	return nil
+	return client, nil
 }
 
 func (r *otlptxReceiver) closeResources(ctx context.Context) error {
 	var err error
 	if r.storageClient != nil {
+		if r.dedup != nil {
+			r.dedup.detach() // waits for writes in progress; later ones are skipped
+		}
 		err = r.storageClient.Close(ctx)
 		r.storageClient = nil
+	}
+	if r.telemetry != nil {
+		r.telemetry.Shutdown()
 	}
 	if r.codec != nil {
 		r.codec.Close()
@@ -146,9 +226,29 @@ func (r *otlptxReceiver) closeResources(ctx context.Context) error {
 
 func (r *otlptxReceiver) shutdown(ctx context.Context) error {
 	var errs []error
+	r.inflightMu.Lock()
+	r.closing = true
+	r.inflightMu.Unlock()
+	if r.cancelLoad != nil {
+		r.cancelLoad()
+	}
+	<-r.loadDone
 	if r.server != nil {
 		errs = append(errs, r.server.Shutdown(ctx))
 		r.serverDone.Wait()
+	}
+	// Handlers forward on a detached context once they have begun: wait for them, within
+	// ctx, before storage is closed. If ctx ends first, their remaining dedup writes are
+	// skipped (logged) instead of going to a closed client.
+	idle := make(chan struct{})
+	go func() {
+		r.inflight.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		r.logger.Warn("otlptx receiver shutdown: requests still running when the shutdown deadline passed; their dedup state is not persisted")
 	}
 	errs = append(errs, r.closeResources(ctx))
 	return errors.Join(errs...)
@@ -156,6 +256,25 @@ func (r *otlptxReceiver) shutdown(ctx context.Context) error {
 
 // handleExport serves POST /v1/otlptx.
 func (r *otlptxReceiver) handleExport(w http.ResponseWriter, req *http.Request) {
+	r.inflightMu.Lock()
+	if r.closing {
+		r.inflightMu.Unlock()
+		r.count(req.Context(), "shutting_down")
+		w.Header().Set("Retry-After", retryAfterSeconds(r.cfg))
+		writeResponse(w, http.StatusServiceUnavailable, &otlptx.Response{Message: "the receiver is shutting down; retry later"})
+		return
+	}
+	r.inflight.Add(1)
+	r.inflightMu.Unlock()
+	defer r.inflight.Done()
+	select {
+	case <-r.dedupReady:
+	case <-req.Context().Done():
+		r.count(req.Context(), "dedup_loading")
+		w.Header().Set("Retry-After", retryAfterSeconds(r.cfg))
+		writeResponse(w, http.StatusServiceUnavailable, &otlptx.Response{Message: "duplicate-suppression state is still loading; retry later"})
+		return
+	}
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		r.reject(w, req, http.StatusMethodNotAllowed, "only POST is accepted", nil)
@@ -167,6 +286,7 @@ func (r *otlptxReceiver) handleExport(w http.ResponseWriter, req *http.Request) 
 		return
 	}
 	body, err := io.ReadAll(req.Body)
+	r.telemetry.OtlptxReceiverBytesReceived.Add(req.Context(), int64(len(body)))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -203,9 +323,12 @@ func (r *otlptxReceiver) handleExport(w http.ResponseWriter, req *http.Request) 
 			resp.Duplicate = true
 			r.logger.Debug("otlptx duplicate batch acknowledged, not forwarded",
 				zap.String("sender_id", key.sender), zap.Uint64("sequence", key.sequence))
+			r.telemetry.OtlptxReceiverDuplicatesSuppressed.Add(req.Context(), 1)
+			r.telemetry.OtlptxReceiverEnvelopesAccepted.Add(req.Context(), 1)
 			writeResponse(w, http.StatusOK, &resp)
 			return
 		case lookupInFlight:
+			r.count(req.Context(), "in_flight")
 			w.Header().Set("Retry-After", retryAfterSeconds(r.cfg))
 			writeResponse(w, http.StatusServiceUnavailable, &otlptx.Response{Message: "the same batch is being processed; retry later"})
 			return
@@ -235,10 +358,17 @@ func (r *otlptxReceiver) handleExport(w http.ResponseWriter, req *http.Request) 
 		w.Header().Set("Retry-After", retryAfterSeconds(r.cfg))
 		r.logger.Warn("otlptx batch refused by a pipeline, the sender will retry",
 			zap.String("sender_id", key.sender), zap.Uint64("sequence", key.sequence), zap.Error(retryable))
+		r.count(req.Context(), "pipeline_refused")
 		writeResponse(w, http.StatusServiceUnavailable, &resp)
 		return
 	}
+	r.telemetry.OtlptxReceiverEnvelopesAccepted.Add(req.Context(), 1)
 	writeResponse(w, http.StatusOK, &resp)
+}
+
+// count records an envelope that was not accepted.
+func (r *otlptxReceiver) count(ctx context.Context, reason string) {
+	r.telemetry.OtlptxReceiverEnvelopesRejected.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
 }
 
 func retryAfterSeconds(cfg *Config) string {
@@ -341,6 +471,16 @@ func (r *otlptxReceiver) forward(ctx context.Context, b *decodedBatch, skip uint
 
 // reject answers a request that is not processed and logs why.
 func (r *otlptxReceiver) reject(w http.ResponseWriter, req *http.Request, status int, message string, err error) {
+	reason := "malformed"
+	switch status {
+	case http.StatusMethodNotAllowed:
+		reason = "method"
+	case http.StatusUnsupportedMediaType:
+		reason = "content_type"
+	case http.StatusRequestEntityTooLarge:
+		reason = "too_large"
+	}
+	r.count(req.Context(), reason)
 	host, _, _ := net.SplitHostPort(req.RemoteAddr)
 	r.logger.Warn("otlptx request rejected",
 		zap.Int("status", status), zap.String("reason", message), zap.String("peer", host),

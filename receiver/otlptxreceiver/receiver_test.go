@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/otelcol-ready/otelcol-ready/internal/sharedcomponent"
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx/otlptxtest"
 	"github.com/otelcol-ready/otelcol-ready/receiver/otlptxreceiver/internal/metadata"
@@ -79,7 +80,7 @@ func startReceiver(t *testing.T, cfg *Config, host component.Host, traces consum
 			require.NoError(t, c.Shutdown(context.Background()))
 		}
 	})
-	rcv := comps[0].(signalReceiver).rcv
+	rcv := comps[0].(*sharedcomponent.Handle[*otlptxReceiver]).Unwrap()
 	tr := &testReceiver{url: fmt.Sprintf("http://%s%s", rcv.addr, otlptx.Path), rcv: rcv}
 	tr.traces, _ = traces.(*consumertest.TracesSink)
 	tr.metrics, _ = metrics.(*consumertest.MetricsSink)
@@ -367,7 +368,7 @@ func TestDedupStateSurvivesRestart(t *testing.T) {
 		rcv, err := factory.CreateTraces(context.Background(), set, c, traces)
 		require.NoError(t, err)
 		require.NoError(t, rcv.Start(context.Background(), host))
-		url := fmt.Sprintf("http://%s%s", rcv.(signalReceiver).rcv.addr, otlptx.Path)
+		url := fmt.Sprintf("http://%s%s", rcv.(*sharedcomponent.Handle[*otlptxReceiver]).Unwrap().addr, otlptx.Path)
 		status, resp, _ := post(t, url, otlptx.ContentType(otlptx.CompressionSnappy), body)
 		require.Equal(t, http.StatusOK, status)
 		assert.Equal(t, wantDuplicate, resp.Duplicate)

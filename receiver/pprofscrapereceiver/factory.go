@@ -2,81 +2,53 @@ package pprofscrapereceiver // import "github.com/otelcol-ready/otelcol-ready/re
 
 import (
 	"context"
-	"sync"
+	"errors"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 
+	"github.com/otelcol-ready/otelcol-ready/internal/sharedcomponent"
 	"github.com/otelcol-ready/otelcol-ready/receiver/pprofscrapereceiver/internal/metadata"
 )
 
 // NewFactory returns the factory of the pprofscrape receiver. One receiver ID used in a metrics and a logs pipeline
-// is one instance (the collector hands both the same *Config), like the OTLP receiver does.
+// is one instance (the collector hands both the same *Config), like the OTLP receiver does; it is started by the
+// first pipeline's Start and shut down by the last pipeline's Shutdown (internal/sharedcomponent).
 func NewFactory() receiver.Factory {
-	instances := &sharedReceivers{byConfig: map[*Config]*sharedReceiver{}}
+	f := &factory{shared: sharedcomponent.NewMap[*Config, *pprofReceiver]()}
 	return receiver.NewFactory(
 		metadata.Type,
 		createDefaultConfig,
-		receiver.WithMetrics(instances.createMetrics, metadata.MetricsStability),
-		receiver.WithLogs(instances.createLogs, metadata.LogsStability),
+		receiver.WithMetrics(f.createMetrics, metadata.MetricsStability),
+		receiver.WithLogs(f.createLogs, metadata.LogsStability),
 	)
 }
 
-// sharedReceivers maps a configuration to the instance serving it, until that instance shuts down.
-type sharedReceivers struct {
-	mu       sync.Mutex
-	byConfig map[*Config]*sharedReceiver
+type factory struct {
+	shared *sharedcomponent.Map[*Config, *pprofReceiver]
 }
 
-// sharedReceiver removes itself from the map on shutdown so that a restarted pipeline gets a fresh instance.
-type sharedReceiver struct {
-	*pprofReceiver
-	owner *sharedReceivers
-	cfg   *Config
+func (f *factory) get(cfg *Config, set receiver.Settings) (*sharedcomponent.Handle[*pprofReceiver], error) {
+	return f.shared.LoadOrStore(cfg, func() (*pprofReceiver, error) { return newPprofReceiver(cfg, set) })
 }
 
-func (s *sharedReceiver) Shutdown(ctx context.Context) error {
-	err := s.pprofReceiver.Shutdown(ctx)
-	s.owner.mu.Lock()
-	if s.owner.byConfig[s.cfg] == s {
-		delete(s.owner.byConfig, s.cfg)
-	}
-	s.owner.mu.Unlock()
-	return err
-}
-
-func (m *sharedReceivers) get(cfg *Config, set receiver.Settings) (*sharedReceiver, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if r, ok := m.byConfig[cfg]; ok {
-		return r, nil
-	}
-	pr, err := newPprofReceiver(cfg, set)
+func (f *factory) createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
+	h, err := f.get(cfg.(*Config), set)
 	if err != nil {
 		return nil, err
 	}
-	r := &sharedReceiver{pprofReceiver: pr, owner: m, cfg: cfg}
-	m.byConfig[cfg] = r
-	return r, nil
+	if err := h.Unwrap().attachMetrics(next); err != nil {
+		return nil, errors.Join(err, h.Shutdown(context.Background()))
+	}
+	return h, nil
 }
 
-func (m *sharedReceivers) createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
-	r, err := m.get(cfg.(*Config), set)
+func (f *factory) createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
+	h, err := f.get(cfg.(*Config), set)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.attachMetrics(next); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-func (m *sharedReceivers) createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
-	r, err := m.get(cfg.(*Config), set)
-	if err != nil {
-		return nil, err
-	}
-	r.attachLogs(next)
-	return r, nil
+	h.Unwrap().attachLogs(next)
+	return h, nil
 }

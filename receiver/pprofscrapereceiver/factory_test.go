@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/otelcol-ready/otelcol-ready/internal/sharedcomponent"
 	"github.com/otelcol-ready/otelcol-ready/receiver/pprofscrapereceiver/internal/metadata"
 )
 
@@ -21,11 +22,12 @@ func TestMetricsAndLogsPipelinesShareOneInstance(t *testing.T) {
 	require.NoError(t, err)
 	logs, err := f.CreateLogs(context.Background(), set, cfg, consumertest.NewNop())
 	require.NoError(t, err)
-	assert.Same(t, metrics, logs)
+	instance := func(c any) *pprofReceiver { return c.(*sharedcomponent.Handle[*pprofReceiver]).Unwrap() }
+	assert.Same(t, instance(metrics), instance(logs))
 
 	other, err := f.CreateLogs(context.Background(), set, f.CreateDefaultConfig(), consumertest.NewNop())
 	require.NoError(t, err)
-	assert.NotSame(t, metrics, other, "another configuration is another receiver")
+	assert.NotSame(t, instance(metrics), instance(other), "another configuration is another receiver")
 
 	host := componenttest.NewNopHost()
 	require.NoError(t, metrics.Start(context.Background(), host))
@@ -35,7 +37,7 @@ func TestMetricsAndLogsPipelinesShareOneInstance(t *testing.T) {
 
 	again, err := f.CreateMetrics(context.Background(), set, cfg, consumertest.NewNop())
 	require.NoError(t, err)
-	assert.NotSame(t, metrics, again, "a shut down instance is not reused")
+	assert.NotSame(t, instance(metrics), instance(again), "a shut down instance is not reused")
 	require.NoError(t, again.Shutdown(context.Background()))
 	require.NoError(t, other.Shutdown(context.Background()))
 }

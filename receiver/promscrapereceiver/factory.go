@@ -3,6 +3,7 @@ package promscrapereceiver // import "github.com/otelcol-ready/otelcol-ready/rec
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -31,5 +32,22 @@ func createMetrics(_ context.Context, set receiver.Settings, cfg component.Confi
 	if err != nil {
 		return nil, fmt.Errorf("creating the promscrape scraper: %w", err)
 	}
-	return scraperhelper.NewMetricsController(&c.ControllerConfig, set, next, scraperhelper.AddMetricsScraper(metadata.Type, sc))
+	controller, err := scraperhelper.NewMetricsController(&c.ControllerConfig, set, next, scraperhelper.AddMetricsScraper(metadata.Type, sc))
+	if err != nil {
+		return nil, err
+	}
+	return &shutdownOnce{Metrics: controller}, nil
+}
+
+// shutdownOnce makes a second Shutdown a no-op: the core scraper controller closes a channel in Shutdown and
+// panics when it is called twice.
+type shutdownOnce struct {
+	receiver.Metrics
+	once sync.Once
+	err  error
+}
+
+func (s *shutdownOnce) Shutdown(ctx context.Context) error {
+	s.once.Do(func() { s.err = s.Metrics.Shutdown(ctx) })
+	return s.err
 }

@@ -137,9 +137,9 @@ func runSidecarGateway(t *testing.T, bin string, setup tierSetup, exactlyOnce bo
 		if i == 2 {
 			f, endpoint = testbed.HTTPSenderFactory("gzip"), sidecarHTTP
 		}
-		// The shipped sidecar's otlptx exporter answers each request once its batch is queued (up to its 200 ms
-		// flush_interval later), so a source keeps rate x 0.2 s / 50 items requests in flight (plus headroom) to
-		// hold its rate.
+		// Several requests in flight per source: the worker counts date from when the shipped sidecar's otlptx
+		// exporter answered a request only once its batch was queued (up to 200 ms later); since issue 12 it answers
+		// after one storage write, and the counts are kept so the figures stay comparable.
 		gens[i] = newGenerator(t, newSender(t, f, endpoint), testbed.LoadOptions{
 			Source: i + 1, BatchSize: 50, Rate: ratePerSource, Duration: loadFor,
 			Workers: pick(4, 12), AttemptTimeout: 5 * time.Second, RetryFor: 90 * time.Second,
@@ -190,6 +190,31 @@ func runSidecarGateway(t *testing.T, bin string, setup tierSetup, exactlyOnce bo
 	}
 	// The row is written even when items were lost: the table must show it.
 	res := waitDelivered(t, testbed.MergeSent(gens...), backend, pick(90*time.Second, 3*time.Minute))
+	if res.Duplicated() > 0 {
+		// Duplicates of items whose source needed a retry come from the source-to-sidecar hop (OTLP has no
+		// request identity: an attempt stored just before a kill -9 whose answer was lost is stored again by the
+		// retry); the others were sent twice behind the sidecar.
+		dupRetried, dupOther := 0, 0
+		for sig, received := range backend.ReceivedBySignal() {
+			for id, n := range received.Snapshot() {
+				if n < 2 {
+					continue
+				}
+				retried := false
+				for _, g := range gens {
+					if g.Retried(sig).Count(id) > 0 {
+						retried = true
+					}
+				}
+				if retried {
+					dupRetried++
+				} else {
+					dupOther++
+				}
+			}
+		}
+		t.Logf("duplicated ids: %d of items the source retried, %d of items acknowledged at the first attempt", dupRetried, dupOther)
+	}
 	if exactlyOnce && res.Duplicated() > 0 {
 		t.Errorf("%d duplicated item copies reached the backend; this variant must deliver every item exactly once", res.Duplicated())
 	}

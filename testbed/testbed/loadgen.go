@@ -87,6 +87,9 @@ type LoadGenerator struct {
 
 	sent   map[Signal]*IDCounter
 	failed map[Signal]*IDCounter
+	// retried holds the ids of batches acknowledged only after a retry: if an earlier attempt
+	// was stored but its answer lost (a kill -9 of the receiving collector), they arrive twice.
+	retried map[Signal]*IDCounter
 
 	generated, sentItems, failedItems, requests, retries atomic.Int64
 	refusalsMu                                           sync.Mutex
@@ -106,11 +109,13 @@ func NewLoadGenerator(sender Sender, opts LoadOptions) (*LoadGenerator, error) {
 		opts:     o,
 		sent:     map[Signal]*IDCounter{},
 		failed:   map[Signal]*IDCounter{},
+		retried:  map[Signal]*IDCounter{},
 		refusals: map[string]int64{},
 	}
 	for _, s := range AllSignals {
 		g.sent[s] = NewIDCounter()
 		g.failed[s] = NewIDCounter()
+		g.retried[s] = NewIDCounter()
 	}
 	return g, nil
 }
@@ -121,6 +126,9 @@ func (g *LoadGenerator) Sent(s Signal) *IDCounter { return g.sent[s] }
 // Failed returns the ids of signal that were given up on (they may still arrive: a timed-out request can have been
 // accepted).
 func (g *LoadGenerator) Failed(s Signal) *IDCounter { return g.failed[s] }
+
+// Retried returns the ids of signal s acknowledged only after more than one attempt.
+func (g *LoadGenerator) Retried(s Signal) *IDCounter { return g.retried[s] }
 
 // LastError returns the last non-retryable error or the error that exhausted a retry budget.
 func (g *LoadGenerator) LastError() error {
@@ -242,6 +250,9 @@ func (g *LoadGenerator) deliver(ctx context.Context, b Batch) bool {
 		cancel()
 		if err == nil {
 			g.sent[b.Signal].Add(b.IDs...)
+			if attempt > 0 {
+				g.retried[b.Signal].Add(b.IDs...)
+			}
 			g.sentItems.Add(int64(b.Len()))
 			g.requests.Add(1)
 			return true
