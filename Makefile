@@ -21,7 +21,7 @@ CONFIGS   := $(wildcard distro/config/*.yaml)
 # Test artifacts (the readiness page's browser screenshots): go test -artifacts writes them under this directory.
 ARTIFACTS ?= $(ROOT)/artifacts
 # Packages that start goroutines of their own run under the race detector.
-RACE_PKGS := ./receiver/... ./processor/... ./exporter/... ./extension/... ./pkg/...
+RACE_PKGS := ./receiver/... ./processor/... ./exporter/... ./extension/... ./pkg/... ./internal/...
 # Bounded fuzzing: "package:FuzzName" pairs. `make test` fuzzes the OTLP-TX decoder (network input of the gateway);
 # `make fuzz` all targets. Every target's seed corpus also runs as a plain test in `make test`. The other two
 # targets' packages pull in the collector, whose coverage-instrumented build costs about 10 cold minutes on 2 cores.
@@ -113,7 +113,7 @@ lint: ## gofmt and go vet.
 unit: ## Unit and end-to-end tests (race detector on our component packages; OTELCOL_READY_BIN, OTELCOL_READY_SIDECAR_BIN, DEMOAPP_BIN reused).
 	mkdir -p $(ARTIFACTS)
 	$(GO) test -race -count=1 -timeout 20m -artifacts -outputdir $(ARTIFACTS) $(RACE_PKGS)
-	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -vE '/(receiver|processor|exporter|extension|pkg)/')
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -vE '/(receiver|processor|exporter|extension|pkg|internal)/')
 
 .PHONY: fuzz
 fuzz: ## Bounded fuzzing of every fuzz target (FUZZ_TIME each).

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/otelcol-ready/otelcol-ready/internal/lifecycletest"
 	"github.com/otelcol-ready/otelcol-ready/internal/sharedcomponent"
 	"github.com/otelcol-ready/otelcol-ready/pkg/otlptx"
 	"github.com/otelcol-ready/otelcol-ready/receiver/otlptxreceiver/internal/metadata"
@@ -123,16 +124,16 @@ func TestShutdownTwiceAndWithoutStart(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.ServerConfig.NetAddr.Endpoint = "127.0.0.1:0"
 	set := receivertest.NewNopSettings(metadata.Type)
-	ctx := context.Background()
-	tr, err := factory.CreateTraces(ctx, set, cfg, new(consumertest.TracesSink))
-	require.NoError(t, err)
-	lo, err := factory.CreateLogs(ctx, set, cfg, new(consumertest.LogsSink))
-	require.NoError(t, err)
-	require.NoError(t, tr.Shutdown(ctx), "without start")
-	require.NoError(t, tr.Shutdown(ctx), "twice without start")
-	require.NoError(t, lo.Start(ctx, componenttest.NewNopHost()))
-	require.NoError(t, lo.Shutdown(ctx))
-	require.NoError(t, lo.Shutdown(ctx), "twice after start")
+	for name, create := range map[string]func(context.Context) (component.Component, error){
+		"traces": func(ctx context.Context) (component.Component, error) {
+			return factory.CreateTraces(ctx, set, cfg, new(consumertest.TracesSink))
+		},
+		"logs": func(ctx context.Context) (component.Component, error) {
+			return factory.CreateLogs(ctx, set, cfg, new(consumertest.LogsSink))
+		},
+	} {
+		t.Run(name, func(t *testing.T) { lifecycletest.ShutdownTwiceAndWithoutStart(t, nil, create) })
+	}
 }
 
 // TestStartDoesNotWaitForStoredDedupState: Start returns while the stored state is still
