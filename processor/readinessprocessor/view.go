@@ -106,7 +106,7 @@ type targetUp struct {
 // viewTargetUp remembers whether a pprofscrape target answered its last scrape, so that the page lists a target
 // that is down (it sends no runtime metric, so it has no series); the caller holds p.mu.
 func (p *readinessProcessor) viewTargetUp(res pcommon.Resource, m pmetric.Metric) {
-	if p.hub == nil || m.Name() != metricTargetUp || m.Type() != pmetric.MetricTypeGauge || m.Gauge().DataPoints().Len() == 0 {
+	if !p.keepView || m.Name() != metricTargetUp || m.Type() != pmetric.MetricTypeGauge || m.Gauge().DataPoints().Len() == 0 {
 		return
 	}
 	_, identity, target := seriesIdentity(res)

@@ -151,6 +151,7 @@ func targetUpMetrics(service, instance string, up int64, at time.Duration) pmetr
 // last scrape failed is down too, and up again with its next answer.
 func TestViewTargetDown(t *testing.T) {
 	h := newHarness(t, testConfig(goroutineRule()))
+	h.p.keepView = true // as with a hub that serves the page
 	src := h.hub.Sources()[0]
 	h.feed(targetUpMetrics("ghost", "g-1", 0, time.Second))
 	services := src.Services()
