@@ -67,8 +67,8 @@ type Event struct {
 	Episode Episode
 }
 
-// clone returns a copy that shares no maps or slices with e.
-func (e Episode) clone() Episode {
+// Clone returns a copy that shares no maps or slices with e.
+func (e Episode) Clone() Episode {
 	c := e
 	c.Identity = cloneMap(e.Identity)
 	c.Details = cloneMap(e.Details)
@@ -90,4 +90,32 @@ func cloneMap(m map[string]string) map[string]string {
 		c[k] = v
 	}
 	return c
+}
+
+// Merge adds what an update or end event knows (upd) to the episode: sites and captures replace the known ones,
+// details are added, an end is recorded. Nothing of upd is shared.
+func (e *Episode) Merge(upd *Episode) {
+	if len(upd.Sites) > 0 {
+		e.Sites = append([]string(nil), upd.Sites...)
+	}
+	if len(upd.Captures) > 0 {
+		e.Captures = append([]Capture(nil), upd.Captures...)
+	}
+	for k, v := range upd.Details {
+		if e.Details == nil {
+			e.Details = map[string]string{}
+		}
+		if _, ok := e.Details[k]; !ok {
+			e.Details[k] = v
+		}
+	}
+	if !upd.End.IsZero() {
+		e.End = upd.End
+	}
+	if upd.EndReason != "" {
+		e.EndReason = upd.EndReason
+	}
+	if !upd.EndedAt.IsZero() {
+		e.EndedAt = upd.EndedAt
+	}
 }

@@ -111,7 +111,7 @@ func (h *hub) Shutdown(ctx context.Context) error {
 }
 
 func (h *hub) Publish(ev Event) {
-	ep := ev.Episode.clone()
+	ep := ev.Episode.Clone()
 	h.mu.Lock()
 	switch ev.Phase {
 	case PhaseStart:
@@ -122,12 +122,12 @@ func (h *hub) Publish(ev Event) {
 		h.active[ep.ID] = &ep
 	case PhaseUpdate:
 		if cur, ok := h.active[ep.ID]; ok {
-			mergeUpdate(cur, &ep)
-			ep = cur.clone()
+			cur.Merge(&ep)
+			ep = cur.Clone()
 		}
 	case PhaseEnd:
 		if cur, ok := h.active[ep.ID]; ok {
-			mergeUpdate(cur, &ep)
+			cur.Merge(&ep)
 			ep = *cur
 			delete(h.active, ep.ID)
 		}
@@ -138,7 +138,7 @@ func (h *hub) Publish(ev Event) {
 		if len(h.ended) > h.max {
 			h.ended = slices.Delete(h.ended, 0, len(h.ended)-h.max)
 		}
-		ep = ep.clone()
+		ep = ep.Clone()
 	}
 	subs := make([]func(Event), 0, len(h.subscribers))
 	for _, fn := range h.subscribers {
@@ -148,34 +148,7 @@ func (h *hub) Publish(ev Event) {
 
 	h.telemetry.ReadinessHubEvents.Add(context.Background(), 1, metric.WithAttributes(attribute.String("phase", string(ev.Phase))))
 	for _, fn := range subs {
-		fn(Event{Phase: ev.Phase, Episode: ep.clone()})
-	}
-}
-
-// mergeUpdate adds what an update or end event knows to the stored episode.
-func mergeUpdate(cur, upd *Episode) {
-	if len(upd.Sites) > 0 {
-		cur.Sites = upd.Sites
-	}
-	if len(upd.Captures) > 0 {
-		cur.Captures = upd.Captures
-	}
-	for k, v := range upd.Details {
-		if cur.Details == nil {
-			cur.Details = map[string]string{}
-		}
-		if _, ok := cur.Details[k]; !ok {
-			cur.Details[k] = v
-		}
-	}
-	if !upd.End.IsZero() {
-		cur.End = upd.End
-	}
-	if upd.EndReason != "" {
-		cur.EndReason = upd.EndReason
-	}
-	if !upd.EndedAt.IsZero() {
-		cur.EndedAt = upd.EndedAt
+		fn(Event{Phase: ev.Phase, Episode: ep.Clone()})
 	}
 }
 
@@ -224,10 +197,10 @@ func (h *hub) Episodes() []Episode {
 	h.mu.RLock()
 	out := make([]Episode, 0, len(h.active)+len(h.ended))
 	for _, ep := range h.active {
-		out = append(out, ep.clone())
+		out = append(out, ep.Clone())
 	}
 	for _, ep := range h.ended {
-		out = append(out, ep.clone())
+		out = append(out, ep.Clone())
 	}
 	h.mu.RUnlock()
 	slices.SortStableFunc(out, func(a, b Episode) int {
@@ -245,13 +218,13 @@ func (h *hub) FlaggedService(serviceName string, tail time.Duration) (Episode, b
 	defer h.mu.RUnlock()
 	for _, ep := range h.active {
 		if ep.Target.ServiceName == serviceName {
-			return ep.clone(), true
+			return ep.Clone(), true
 		}
 	}
 	for i := len(h.ended) - 1; i >= 0; i-- {
 		ep := &h.ended[i]
 		if ep.Target.ServiceName == serviceName && now.Sub(ep.EndedAt) < tail {
-			return ep.clone(), true
+			return ep.Clone(), true
 		}
 	}
 	return Episode{}, false

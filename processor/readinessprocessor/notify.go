@@ -260,17 +260,17 @@ func (n *notifier) Publish(ev readinesshubextension.Event) {
 	var ep readinesshubextension.Episode
 	switch ev.Phase {
 	case readinesshubextension.PhaseStart:
-		cur := cloneEpisode(ev.Episode)
+		cur := ev.Episode.Clone()
 		n.active[cur.ID] = &cur
-		ep = cloneEpisode(cur)
+		ep = cur.Clone()
 	case readinesshubextension.PhaseUpdate, readinesshubextension.PhaseEnd:
 		cur, ok := n.active[ev.Episode.ID]
 		if !ok {
 			n.mu.Unlock()
 			return
 		}
-		mergeEpisode(cur, &ev.Episode)
-		ep = cloneEpisode(*cur)
+		cur.Merge(&ev.Episode)
+		ep = cur.Clone()
 		if ev.Phase == readinesshubextension.PhaseEnd {
 			delete(n.active, cur.ID)
 		}
@@ -293,7 +293,7 @@ func (n *notifier) resendActive(t *notifyTarget) {
 	n.mu.Lock()
 	eps := make([]readinesshubextension.Episode, 0, len(n.active))
 	for _, ep := range n.active {
-		eps = append(eps, cloneEpisode(*ep))
+		eps = append(eps, ep.Clone())
 	}
 	n.mu.Unlock()
 	for _, ep := range eps {
@@ -475,49 +475,4 @@ func (r *rateLimitedLog) allow(now time.Time) (suppressed int, ok bool) {
 	}
 	suppressed, r.suppressed, r.last = r.suppressed, 0, now
 	return suppressed, true
-}
-
-// mergeEpisode adds what an update or end event knows to the stored episode.
-func mergeEpisode(cur, upd *readinesshubextension.Episode) {
-	if len(upd.Sites) > 0 {
-		cur.Sites = append([]string(nil), upd.Sites...)
-	}
-	if len(upd.Captures) > 0 {
-		cur.Captures = append([]readinesshubextension.Capture(nil), upd.Captures...)
-	}
-	for k, v := range upd.Details {
-		if cur.Details == nil {
-			cur.Details = map[string]string{}
-		}
-		if _, ok := cur.Details[k]; !ok {
-			cur.Details[k] = v
-		}
-	}
-	if !upd.End.IsZero() {
-		cur.End = upd.End
-	}
-	if upd.EndReason != "" {
-		cur.EndReason = upd.EndReason
-	}
-}
-
-// cloneEpisode copies the parts of an episode the notifier reads and changes.
-func cloneEpisode(e readinesshubextension.Episode) readinesshubextension.Episode {
-	c := e
-	c.Identity = cloneStrings(e.Identity)
-	c.Details = cloneStrings(e.Details)
-	c.Sites = append([]string(nil), e.Sites...)
-	c.Captures = append([]readinesshubextension.Capture(nil), e.Captures...)
-	return c
-}
-
-func cloneStrings(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]string, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
